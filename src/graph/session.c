@@ -1,0 +1,555 @@
+/* Session: shape inference, constant folding, memory planning, forward and reverse drivers.
+ *
+ * Memory: one arena for activations, one for gradients, one shared scratch buffer.  Offsets are
+ * assigned by a greedy interval allocator (largest first, lowest free offset whose lifetime does
+ * not overlap).  Kernels never allocate on the hot path. */
+#include "graph/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+#define SC_ALIGN 64
+#define SC_NOT_PLANNED ((size_t)-1)
+
+struct sc_session {
+  const sc_graph *g;
+  int nv, nn;
+  sc_tensor *t;          /* per value */
+  unsigned char *cst;    /* per value: known before the run */
+  unsigned char *folded; /* per node: computed at plan time */
+  void **owned;          /* per value: folded data owned by the session */
+  sc_node_state *state;  /* per node */
+  size_t *scratch_need;  /* per node */
+  unsigned char *keep;   /* per value: caller asked to keep */
+  /* forward plan */
+  size_t *off;           /* per value: arena offset, or SC_NOT_PLANNED */
+  char *arena;
+  size_t arena_bytes;
+  void *scratch;
+  size_t scratch_bytes;
+  int ran;
+  /* reverse plan for the last target set */
+  int *bw_targets;
+  int n_bw_targets;
+  int bw_through;
+  unsigned char *need;   /* per value: gradient needed */
+  unsigned char *active; /* per node: runs backward */
+  size_t *goff;          /* per value: grad arena offset */
+  int *zero_first;       /* per value: node index at which its gradient starts (latest consumer) */
+  char *garena;
+  size_t garena_bytes;
+  int final_act, final_kind;
+};
+
+/* ---- interval allocator ------------------------------------------------------------------- */
+
+typedef struct iv {
+  size_t size;
+  int start, end; /* inclusive lifetime in some step order */
+  int id;
+  size_t off;
+} iv;
+
+static int iv_cmp(const void *a, const void *b) {
+  const iv *x = a, *y = b;
+  if (x->size != y->size) return x->size < y->size ? 1 : -1;
+  return x->id - y->id;
+}
+
+static int iv_off_cmp(const void *a, const void *b) {
+  const iv *const *x = a, *const *y = b;
+  return (*x)->off < (*y)->off ? -1 : (*x)->off > (*y)->off;
+}
+
+/* Assigns offsets; returns the total size, or SC_NOT_PLANNED on allocation failure. */
+static size_t iv_place(iv *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, iv_cmp);
+  iv **placed = sc_calloc_n((size_t)n + 1, sizeof *placed);
+  if (!placed) return SC_NOT_PLANNED;
+  int np = 0;
+  size_t total = 0;
+  for (int i = 0; i < n; i++) {
+    /* conflicting placed intervals, by offset */
+    int nc = 0;
+    for (int j = 0; j < np; j++)
+      if (!(placed[j]->end < v[i].start || v[i].end < placed[j]->start)) placed[nc++] = placed[j];
+    /* the conflicting ones were moved to the front; keep the rest after them */
+    qsort(placed, (size_t)nc, sizeof *placed, iv_off_cmp);
+    size_t off = 0;
+    for (int j = 0; j < nc; j++) {
+      if (placed[j]->off >= off + v[i].size) break;
+      size_t e = placed[j]->off + placed[j]->size;
+      if (e > off) off = e;
+    }
+    v[i].off = off;
+    if (off + v[i].size > total) total = off + v[i].size;
+    placed[np++] = &v[i];
+  }
+  free(placed);
+  return total;
+}
+
+static size_t align_up(size_t n) { return (n + SC_ALIGN - 1) / SC_ALIGN * SC_ALIGN; }
+
+static size_t value_bytes(const sc_tensor *t) {
+  int64_t n = sc_shape_numel(&t->shape);
+  return align_up((size_t)(n > 0 ? n : 1) * (t->dtype == SC_I64 ? 8 : 4));
+}
+
+/* ---- context building ---------------------------------------------------------------------- */
+
+static void build_ctx(sc_session *s, int ni, sc_opctx *c) {
+  const sc_node *n = &s->g->nodes[ni];
+  memset(c, 0, sizeof *c);
+  c->graph = s->g;
+  c->node = n;
+  c->state = &s->state[ni];
+  for (int k = 0; k < n->n_in; k++) {
+    int v = n->in[k];
+    c->in[k] = v >= 0 ? &s->t[v] : NULL;
+    c->in_const[k] = v >= 0 ? s->cst[v] : 0;
+  }
+  for (int j = 0; j < n->n_out; j++) c->out[j] = &s->t[n->out[j]];
+}
+
+static int is_graph_output(const sc_graph *g, int v) {
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] == v) return 1;
+  return 0;
+}
+
+/* ---- shape inference and folding ------------------------------------------------------------ */
+
+static segcam_status infer_all(sc_session *s, const sc_shape *input_shapes) {
+  const sc_graph *g = s->g;
+  char b1[96], b2[96];
+  for (int v = 0; v < s->nv; v++) {
+    s->t[v].dtype = g->values[v].dtype;
+    s->t[v].shape = g->values[v].shape;
+    s->t[v].data = g->values[v].cdata;
+    s->cst[v] = g->values[v].cdata != NULL;
+  }
+  for (int i = 0; i < g->n_inputs; i++) {
+    int v = g->inputs[i];
+    const sc_shape *decl = &g->values[v].shape, *want = &input_shapes[i];
+    int ok = decl->ndim == want->ndim || decl->ndim == 0;
+    for (int d = 0; ok && d < decl->ndim; d++)
+      ok = decl->d[d] < 0 || decl->d[d] == want->d[d];
+    for (int d = 0; ok && d < want->ndim; d++) ok = want->d[d] > 0 && want->d[d] <= (1 << 24);
+    if (!ok || sc_shape_numel(want) > ((int64_t)1 << 31))
+      return sc_error(SEGCAM_E_SHAPE, "%s: input '%s' is declared %s; %s does not fit", g->path,
+                      g->values[v].name, sc_shape_str(decl, b1, sizeof b1),
+                      sc_shape_str(want, b2, sizeof b2));
+    s->t[v].shape = *want;
+  }
+  for (int ni = 0; ni < s->nn; ni++) {
+    const sc_node *n = &g->nodes[ni];
+    const sc_opdef *d = sc_opdefs[n->op];
+    sc_opctx c;
+    build_ctx(s, ni, &c);
+    for (int j = 0; j < n->n_out; j++) s->t[n->out[j]].data = NULL;
+    SC_TRY(d->infer(&c));
+    for (int j = 0; j < n->n_out; j++) {
+      const sc_shape *sh = &s->t[n->out[j]].shape;
+      for (int q = 0; q < sh->ndim; q++)
+        if (sh->d[q] < 0 || (sh->d[q] == 0 && n->op != SC_OP_SHAPE))
+          return sc_node_error(&c, SEGCAM_E_SHAPE, "output %d has shape %s", j,
+                               sc_shape_str(sh, b1, sizeof b1));
+      if (sc_shape_numel(sh) > ((int64_t)1 << 31))
+        return sc_node_error(&c, SEGCAM_E_NOMEM, "output %d of shape %s is too large", j,
+                             sc_shape_str(sh, b1, sizeof b1));
+    }
+    s->scratch_need[ni] = c.scratch_size;
+    int foldable = 1;
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] >= 0 && !s->cst[n->in[k]]) foldable = 0;
+    if (d->flags & SC_OPF_SHAPE_ONLY) foldable = 1;
+    if (!foldable) continue;
+    /* run it now, once, with private buffers */
+    for (int j = 0; j < n->n_out; j++) {
+      int v = n->out[j];
+      s->owned[v] = sc_calloc_n(value_bytes(&s->t[v]), 1);
+      if (!s->owned[v]) return SEGCAM_E_NOMEM;
+      s->t[v].data = s->owned[v];
+    }
+    void *scratch = c.scratch_size ? aligned_alloc(SC_ALIGN, align_up(c.scratch_size)) : NULL;
+    if (c.scratch_size && !scratch) return sc_error(SEGCAM_E_NOMEM, "out of memory (scratch)");
+    build_ctx(s, ni, &c);
+    c.scratch = scratch;
+    c.scratch_size = s->scratch_need[ni];
+    segcam_status st = d->forward(&c);
+    free(scratch);
+    if (st) return st;
+    for (int j = 0; j < n->n_out; j++) s->cst[n->out[j]] = 1;
+    s->folded[ni] = 1;
+  }
+  return SEGCAM_OK;
+}
+
+/* ---- forward memory plan ------------------------------------------------------------------- */
+
+static segcam_status plan_forward(sc_session *s) {
+  const sc_graph *g = s->g;
+  int nv = s->nv, nn = s->nn;
+  int *first = sc_calloc_n((size_t)nv, sizeof *first), *last = sc_calloc_n((size_t)nv, sizeof *last);
+  iv *ivs = sc_calloc_n((size_t)nv, sizeof *ivs);
+  if (!first || !last || !ivs) {
+    free(first), free(last), free(ivs);
+    return SEGCAM_E_NOMEM;
+  }
+  for (int v = 0; v < nv; v++) first[v] = last[v] = -2;
+  for (int i = 0; i < g->n_inputs; i++) first[g->inputs[i]] = 0, last[g->inputs[i]] = nn;
+  for (int ni = 0; ni < nn; ni++) {
+    if (s->folded[ni]) continue;
+    const sc_node *n = &g->nodes[ni];
+    unsigned needs = sc_opdefs[n->op]->bw_needs;
+    for (int j = 0; j < n->n_out; j++) {
+      int v = n->out[j];
+      first[v] = ni;
+      last[v] = ni;
+      if ((needs & SC_NEEDS_OUT(j)) || is_graph_output(g, v) || s->keep[v]) last[v] = nn;
+    }
+    for (int k = 0; k < n->n_in; k++) {
+      int v = n->in[k];
+      if (v < 0 || s->cst[v]) continue;
+      if (last[v] < ni) last[v] = ni;
+      if (needs & SC_NEEDS_IN(k)) last[v] = nn;
+    }
+  }
+  int n_iv = 0;
+  size_t scratch = 0;
+  for (int ni = 0; ni < nn; ni++)
+    if (!s->folded[ni] && s->scratch_need[ni] > scratch) scratch = s->scratch_need[ni];
+  for (int v = 0; v < nv; v++) {
+    s->off[v] = SC_NOT_PLANNED;
+    if (s->cst[v] || first[v] == -2) continue;
+    ivs[n_iv].size = value_bytes(&s->t[v]);
+    ivs[n_iv].start = first[v];
+    ivs[n_iv].end = last[v];
+    ivs[n_iv].id = v;
+    n_iv++;
+  }
+  size_t total = iv_place(ivs, n_iv);
+  free(first);
+  free(last);
+  if (total == SC_NOT_PLANNED) {
+    free(ivs);
+    return SEGCAM_E_NOMEM;
+  }
+  for (int i = 0; i < n_iv; i++) s->off[ivs[i].id] = ivs[i].off;
+  free(ivs);
+  free(s->arena);
+  free(s->scratch);
+  s->arena = aligned_alloc(SC_ALIGN, total ? total : SC_ALIGN);
+  s->scratch = scratch ? aligned_alloc(SC_ALIGN, align_up(scratch)) : NULL;
+  if (!s->arena || (scratch && !s->scratch))
+    return sc_error(SEGCAM_E_NOMEM, "%s: out of memory planning %zu bytes of activations",
+                    g->path, total + scratch);
+  s->arena_bytes = total;
+  s->scratch_bytes = scratch;
+  for (int v = 0; v < nv; v++)
+    if (s->off[v] != SC_NOT_PLANNED) s->t[v].data = s->arena + s->off[v];
+  s->ran = 0;
+  return SEGCAM_OK;
+}
+
+/* ---- final activation ---------------------------------------------------------------------- */
+
+static int n_consumers(const sc_graph *g, int v) {
+  int c = 0;
+  for (int ni = 0; ni < g->n_nodes; ni++)
+    for (int k = 0; k < g->nodes[ni].n_in; k++) c += g->nodes[ni].in[k] == v;
+  return c;
+}
+
+static void find_final_activation(sc_session *s) {
+  const sc_graph *g = s->g;
+  s->final_act = -1;
+  s->final_kind = 0;
+  int v = g->outputs[0];
+  while (v >= 0 && g->values[v].producer >= 0) {
+    int ni = g->values[v].producer;
+    const sc_node *n = &g->nodes[ni];
+    if (v != g->outputs[0] && n_consumers(g, v) != 1) return;
+    if (n->op == SC_OP_SOFTMAX ||
+        (n->op == SC_OP_ACT && ((const sc_act_params *)n->params)->kind == SC_ACT_SIGMOID)) {
+      s->final_act = ni;
+      s->final_kind = n->op == SC_OP_SOFTMAX ? 1 : 2;
+      return;
+    }
+    if (n->op != SC_OP_TRANSPOSE && n->op != SC_OP_RESHAPE && n->op != SC_OP_IDENTITY) return;
+    v = n->in[0];
+  }
+}
+
+/* ---- public (internal) API ----------------------------------------------------------------- */
+
+segcam_status sc_session_create(const sc_graph *g, const sc_shape *input_shapes, const int *keep,
+                                int n_keep, sc_session **out) {
+  *out = NULL;
+  sc_session *s = sc_calloc_n(1, sizeof *s);
+  if (!s) return SEGCAM_E_NOMEM;
+  s->g = g;
+  s->nv = g->n_values;
+  s->nn = g->n_nodes;
+  size_t nv = (size_t)s->nv + 1, nn = (size_t)s->nn + 1;
+  s->t = sc_calloc_n(nv, sizeof *s->t);
+  s->cst = sc_calloc_n(nv, 1);
+  s->folded = sc_calloc_n(nn, 1);
+  s->owned = sc_calloc_n(nv, sizeof *s->owned);
+  s->state = sc_calloc_n(nn, sizeof *s->state);
+  s->scratch_need = sc_calloc_n(nn, sizeof *s->scratch_need);
+  s->keep = sc_calloc_n(nv, 1);
+  s->off = sc_calloc_n(nv, sizeof *s->off);
+  s->need = sc_calloc_n(nv, 1);
+  s->active = sc_calloc_n(nn, 1);
+  s->goff = sc_calloc_n(nv, sizeof *s->goff);
+  s->zero_first = sc_calloc_n(nv, sizeof *s->zero_first);
+  if (!s->t || !s->cst || !s->folded || !s->owned || !s->state || !s->scratch_need || !s->keep ||
+      !s->off || !s->need || !s->active || !s->goff || !s->zero_first) {
+    sc_session_free(s);
+    return SEGCAM_E_NOMEM;
+  }
+  for (int i = 0; i < n_keep; i++)
+    if (keep[i] >= 0 && keep[i] < s->nv) s->keep[keep[i]] = 1;
+  segcam_status st = infer_all(s, input_shapes);
+  if (!st) st = plan_forward(s);
+  if (st) {
+    sc_session_free(s);
+    return st;
+  }
+  find_final_activation(s);
+  *out = s;
+  return SEGCAM_OK;
+}
+
+void sc_session_free(sc_session *s) {
+  if (!s) return;
+  if (s->owned)
+    for (int v = 0; v < s->nv; v++) free(s->owned[v]);
+  free(s->t);
+  free(s->cst);
+  free(s->folded);
+  free(s->owned);
+  free(s->state);
+  free(s->scratch_need);
+  free(s->keep);
+  free(s->off);
+  free(s->arena);
+  free(s->scratch);
+  free(s->bw_targets);
+  free(s->need);
+  free(s->active);
+  free(s->goff);
+  free(s->zero_first);
+  free(s->garena);
+  free(s);
+}
+
+segcam_status sc_session_keep(sc_session *s, const int *values, int n) {
+  int changed = 0;
+  for (int i = 0; i < n; i++)
+    if (values[i] >= 0 && values[i] < s->nv && !s->keep[values[i]]) s->keep[values[i]] = 1, changed = 1;
+  return changed ? plan_forward(s) : SEGCAM_OK;
+}
+
+int sc_session_is_kept(const sc_session *s, int v) {
+  if (v < 0 || v >= s->nv) return 0;
+  if (s->cst[v] || s->keep[v] || is_graph_output(s->g, v)) return 1;
+  for (int i = 0; i < s->g->n_inputs; i++)
+    if (s->g->inputs[i] == v) return 1;
+  return 0;
+}
+
+segcam_status sc_session_set_input(sc_session *s, int i, const float *data, size_t n) {
+  if (i < 0 || i >= s->g->n_inputs)
+    return sc_error(SEGCAM_E_ARG, "%s: no input %d", s->g->path, i);
+  sc_tensor *t = &s->t[s->g->inputs[i]];
+  size_t want = (size_t)sc_shape_numel(&t->shape);
+  if (n != want)
+    return sc_error(SEGCAM_E_SHAPE, "%s: input '%s' needs %zu values, got %zu", s->g->path,
+                    s->g->values[s->g->inputs[i]].name, want, n);
+  if (t->dtype != SC_F32)
+    return sc_error(SEGCAM_E_UNSUPPORTED, "%s: input '%s' is not float", s->g->path,
+                    s->g->values[s->g->inputs[i]].name);
+  memcpy(t->data, data, n * sizeof(float));
+  return SEGCAM_OK;
+}
+
+segcam_status sc_session_forward(sc_session *s) {
+  for (int ni = 0; ni < s->nn; ni++) {
+    if (s->folded[ni]) continue;
+    sc_opctx c;
+    build_ctx(s, ni, &c);
+    c.scratch = s->scratch;
+    c.scratch_size = s->scratch_need[ni];
+    segcam_status st = sc_opdefs[s->g->nodes[ni].op]->forward(&c);
+    if (st) {
+      s->ran = 0;
+      return st;
+    }
+  }
+  s->ran = 1;
+  return SEGCAM_OK;
+}
+
+const sc_tensor *sc_session_tensor(const sc_session *s, int v) {
+  return v >= 0 && v < s->nv ? &s->t[v] : NULL;
+}
+
+int sc_session_is_const(const sc_session *s, int v) { return v >= 0 && v < s->nv && s->cst[v]; }
+
+int sc_session_final_activation(const sc_session *s, int *kind) {
+  if (kind) *kind = s->final_kind;
+  return s->final_act;
+}
+
+const sc_graph *sc_session_graph(const sc_session *s) { return s->g; }
+
+size_t sc_session_bytes(const sc_session *s) {
+  return s->arena_bytes + s->scratch_bytes + s->garena_bytes;
+}
+
+/* ---- reverse pass -------------------------------------------------------------------------- */
+
+static segcam_status plan_backward(sc_session *s, int n_targets, const int *targets, int through) {
+  const sc_graph *g = s->g;
+  int nv = s->nv, nn = s->nn;
+  unsigned char *down = sc_calloc_n((size_t)nv, 1), *up = sc_calloc_n((size_t)nv, 1);
+  iv *ivs = sc_calloc_n((size_t)nv, sizeof *ivs);
+  int *latest = sc_calloc_n((size_t)nv, sizeof *latest);
+  if (!down || !up || !ivs || !latest) {
+    free(down), free(up), free(ivs), free(latest);
+    return SEGCAM_E_NOMEM;
+  }
+  for (int i = 0; i < n_targets; i++) down[targets[i]] = 1;
+  for (int ni = 0; ni < nn; ni++) {
+    const sc_node *n = &g->nodes[ni];
+    if (s->folded[ni]) continue;
+    int any = 0;
+    for (int k = 0; k < n->n_in; k++) any |= n->in[k] >= 0 && down[n->in[k]];
+    if (any)
+      for (int j = 0; j < n->n_out; j++) down[n->out[j]] = 1;
+  }
+  up[g->outputs[0]] = 1;
+  for (int ni = nn - 1; ni >= 0; ni--) {
+    const sc_node *n = &g->nodes[ni];
+    if (s->folded[ni]) continue;
+    int any = 0;
+    for (int j = 0; j < n->n_out; j++) any |= up[n->out[j]];
+    if (any)
+      for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] >= 0 && !s->cst[n->in[k]]) up[n->in[k]] = 1;
+  }
+  for (int v = 0; v < nv; v++) {
+    s->need[v] = down[v] && up[v] && !s->cst[v] && s->t[v].dtype == SC_F32;
+    latest[v] = -1;
+  }
+  for (int ni = 0; ni < nn; ni++) {
+    const sc_node *n = &g->nodes[ni];
+    int out_need = 0, in_need = 0;
+    for (int j = 0; j < n->n_out; j++) out_need |= s->need[n->out[j]];
+    for (int k = 0; k < n->n_in; k++) in_need |= n->in[k] >= 0 && s->need[n->in[k]];
+    s->active[ni] = !s->folded[ni] && out_need && in_need;
+    if (s->active[ni])
+      for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] >= 0 && s->need[n->in[k]] && latest[n->in[k]] < ni) latest[n->in[k]] = ni;
+  }
+  /* reverse time r = nn - 1 - node; the seed exists from r = 0; targets live to the end */
+  int n_iv = 0;
+  for (int v = 0; v < nv; v++) {
+    if (!s->need[v]) continue;
+    int is_target = 0;
+    for (int i = 0; i < n_targets; i++) is_target |= targets[i] == v;
+    int start = v == g->outputs[0] ? 0 : nn - 1 - latest[v];
+    int prod = g->values[v].producer;
+    int end = is_target || prod < 0 ? nn : nn - 1 - prod;
+    if (latest[v] < 0 && v != g->outputs[0]) start = end; /* target that is the output itself */
+    s->zero_first[v] = v == g->outputs[0] ? nn : latest[v];
+    ivs[n_iv].size = value_bytes(&s->t[v]);
+    ivs[n_iv].start = start < end ? start : end;
+    ivs[n_iv].end = end;
+    ivs[n_iv].id = v;
+    n_iv++;
+  }
+  size_t total = iv_place(ivs, n_iv);
+  free(down);
+  free(up);
+  free(latest);
+  if (total == SC_NOT_PLANNED) {
+    free(ivs);
+    return SEGCAM_E_NOMEM;
+  }
+  for (int v = 0; v < nv; v++) s->goff[v] = SC_NOT_PLANNED;
+  for (int i = 0; i < n_iv; i++) s->goff[ivs[i].id] = ivs[i].off;
+  free(ivs);
+  free(s->garena);
+  s->garena = aligned_alloc(SC_ALIGN, total ? total : SC_ALIGN);
+  s->garena_bytes = total;
+  free(s->bw_targets);
+  s->bw_targets = sc_calloc_n((size_t)n_targets + 1, sizeof *s->bw_targets);
+  if (!s->garena || !s->bw_targets) {
+    s->n_bw_targets = -1;
+    return sc_error(SEGCAM_E_NOMEM, "%s: out of memory planning %zu bytes of gradients",
+                    g->path, total);
+  }
+  memcpy(s->bw_targets, targets, (size_t)n_targets * sizeof *targets);
+  s->n_bw_targets = n_targets;
+  s->bw_through = through;
+  return SEGCAM_OK;
+}
+
+static float *gbuf(sc_session *s, int v) {
+  return v >= 0 && s->need[v] ? (float *)(s->garena + s->goff[v]) : NULL;
+}
+
+segcam_status sc_session_backward(sc_session *s, const float *seed, int n_targets,
+                                  const int *targets, float **grads, int through) {
+  const sc_graph *g = s->g;
+  if (!s->ran) return sc_error(SEGCAM_E_ARG, "%s: run the forward pass first", g->path);
+  for (int i = 0; i < n_targets; i++)
+    if (targets[i] < 0 || targets[i] >= s->nv || s->t[targets[i]].dtype != SC_F32)
+      return sc_error(SEGCAM_E_ARG, "%s: invalid gradient target", g->path);
+  int same = s->n_bw_targets == n_targets && s->bw_through == through;
+  for (int i = 0; same && i < n_targets; i++) same = s->bw_targets[i] == targets[i];
+  if (!same) SC_TRY(plan_backward(s, n_targets, targets, through));
+
+  int out = g->outputs[0];
+  size_t nout = (size_t)sc_shape_numel(&s->t[out].shape);
+  if (s->need[out]) memcpy(gbuf(s, out), seed, nout * sizeof(float));
+  for (int ni = s->nn - 1; ni >= 0; ni--) {
+    if (!s->active[ni]) continue;
+    const sc_node *n = &g->nodes[ni];
+    for (int k = 0; k < n->n_in; k++) {
+      int v = n->in[k];
+      if (v >= 0 && s->need[v] && s->zero_first[v] == ni)
+        memset(gbuf(s, v), 0, (size_t)sc_shape_numel(&s->t[v].shape) * sizeof(float));
+    }
+    sc_opctx c;
+    build_ctx(s, ni, &c);
+    c.scratch = s->scratch;
+    c.scratch_size = s->scratch_need[ni];
+    for (int j = 0; j < n->n_out; j++) c.dout[j] = gbuf(s, n->out[j]);
+    for (int k = 0; k < n->n_in; k++) c.din[k] = gbuf(s, n->in[k]);
+    if (through && ni == s->final_act) {
+      /* the trailing activation as identity: the seed is on the logits */
+      size_t m = (size_t)sc_shape_numel(&s->t[n->out[0]].shape);
+      if (c.din[0])
+        for (size_t e = 0; e < m; e++) c.din[0][e] += c.dout[0][e];
+      continue;
+    }
+    const sc_opdef *d = sc_opdefs[n->op];
+    if (!d->backward)
+      return sc_node_error(&c, SEGCAM_E_UNSUPPORTED, "no gradient through this op");
+    SC_TRY(d->backward(&c));
+  }
+  for (int i = 0; i < n_targets; i++) {
+    size_t m = (size_t)sc_shape_numel(&s->t[targets[i]].shape);
+    const float *gsrc = gbuf(s, targets[i]);
+    if (gsrc) memcpy(grads[i], gsrc, m * sizeof(float));
+    else memset(grads[i], 0, m * sizeof(float)); /* the output does not depend on it */
+  }
+  return SEGCAM_OK;
+}
