@@ -43,6 +43,7 @@ typedef struct sc_node {
   int *in;       /* value indices; -1 = omitted optional input */
   int *out;
   void *params;  /* op-specific struct from ops/ops.h, owned; may be NULL */
+  int user_nhwc; /* the user sees this 4-D output as NHWC (Keras) while it is NCHW inside */
 } sc_node;
 
 typedef struct sc_graph {

@@ -67,20 +67,24 @@ static int iv_off_cmp(const void *a, const void *b) {
 static size_t iv_place(iv *v, int n) {
   qsort(v, (size_t)n, sizeof *v, iv_cmp);
   iv **placed = sc_calloc_n((size_t)n + 1, sizeof *placed);
-  if (!placed) return SC_NOT_PLANNED;
+  iv **conf = sc_calloc_n((size_t)n + 1, sizeof *conf);
+  if (!placed || !conf) {
+    free(placed);
+    free(conf);
+    return SC_NOT_PLANNED;
+  }
   int np = 0;
   size_t total = 0;
   for (int i = 0; i < n; i++) {
-    /* conflicting placed intervals, by offset */
+    /* the placed intervals alive at the same time, by offset; take the lowest gap that fits */
     int nc = 0;
     for (int j = 0; j < np; j++)
-      if (!(placed[j]->end < v[i].start || v[i].end < placed[j]->start)) placed[nc++] = placed[j];
-    /* the conflicting ones were moved to the front; keep the rest after them */
-    qsort(placed, (size_t)nc, sizeof *placed, iv_off_cmp);
+      if (!(placed[j]->end < v[i].start || v[i].end < placed[j]->start)) conf[nc++] = placed[j];
+    qsort(conf, (size_t)nc, sizeof *conf, iv_off_cmp);
     size_t off = 0;
     for (int j = 0; j < nc; j++) {
-      if (placed[j]->off >= off + v[i].size) break;
-      size_t e = placed[j]->off + placed[j]->size;
+      if (conf[j]->off >= off + v[i].size) break;
+      size_t e = conf[j]->off + conf[j]->size;
       if (e > off) off = e;
     }
     v[i].off = off;
@@ -88,6 +92,7 @@ static size_t iv_place(iv *v, int n) {
     placed[np++] = &v[i];
   }
   free(placed);
+  free(conf);
   return total;
 }
 
