@@ -584,8 +584,8 @@ static const void *params_of(const sc_graph *g, const char *name, int op) {
 static void test_ops_op13(void) {
   sc_graph g;
   if (load_data("ops_op13.onnx", &g)) return;
-  /* 25 ONNX nodes - 2 Constants + 1 Concat helper + 1 Max helper */
-  CHECK(g.n_nodes == 25, "%d nodes", g.n_nodes);
+  /* 26 ONNX nodes - 2 Constants + 1 Concat helper + 1 Max helper */
+  CHECK(g.n_nodes == 26, "%d nodes", g.n_nodes);
   CHECK(g.n_outputs == 4 && g.input_layout == SEGCAM_LAYOUT_NCHW, "outputs/layout");
   const sc_conv_params *cv = params_of(&g, "conv_same", SC_OP_CONV);
   CHECK(cv && cv->auto_pad == SC_PAD_SAME_UPPER && cv->stride[0] == 2 && cv->stride[1] == 2 &&
@@ -607,10 +607,14 @@ static void test_ops_op13(void) {
         "double bias");
   const sc_value *s = find_value(&g, "bn_s"); /* FLOAT in float_data */
   CHECK(s && ((float *)s->cdata)[0] == 1.0f && ((float *)s->cdata)[3] == 4.0f, "float_data");
-  const sc_value *si = find_value(&g, "shape_i32"); /* INT32 -> int64 */
+  const sc_value *si = find_value(&g, "gather_i32"); /* INT32 -> int64 */
   CHECK(si && si->dtype == SC_I64 && ((int64_t *)si->cdata)[0] == 1 &&
-            ((int64_t *)si->cdata)[1] == -1,
+            ((int64_t *)si->cdata)[1] == -2,
         "int32 tensor");
+  const sc_node *cw = find_node(&g, "cast_w");
+  CHECK(cw && cw->op == SC_OP_CAST && ((sc_cast_params *)cw->params)->to == SC_F32 &&
+            strcmp(in_name(&g, cw, 0), "conv_w") == 0,
+        "cast of a float16 weight");
   const sc_batchnorm_params *bn = params_of(&g, "bn", SC_OP_BATCHNORM);
   CHECK(bn && bn->epsilon == 1e-3f, "bn epsilon");
   const sc_node *clip = find_node(&g, "relu6");
@@ -692,8 +696,6 @@ static void test_ops_op13(void) {
   CHECK(co && co->dtype == SC_I64 && co->value == 7.0, "constant of shape");
   const sc_node *rg = find_node(&g, "range");
   CHECK(rg && rg->op == SC_OP_RANGE && rg->n_in == 3, "range");
-  const sc_layernorm_params *ln = params_of(&g, "ln", SC_OP_LAYERNORM);
-  CHECK(ln && ln->axis == -1 && ln->epsilon == 1e-6f, "layernorm");
   sc_graph_free(&g);
 }
 
@@ -736,6 +738,17 @@ static void test_ops_old_opsets(void) {
           "unsqueeze-1 attribute");
     sc_graph_free(&g);
   }
+  if (load_data("ops_op17.onnx", &g) == SEGCAM_OK) {
+    const sc_layernorm_params *ln = params_of(&g, "ln", SC_OP_LAYERNORM);
+    CHECK(ln && ln->axis == -1 && ln->epsilon == 1e-6f, "layernorm");
+    const sc_shape_params *sh = params_of(&g, "shape15", SC_OP_SHAPE);
+    CHECK(sh && sh->start == -2 && sh->end == -1, "shape-15 start/end");
+    const sc_reshape_params *rs = params_of(&g, "reshape14", SC_OP_RESHAPE);
+    CHECK(rs && rs->kind == SC_RESHAPE_SHAPE && rs->allowzero == 1, "reshape-14 allowzero");
+    const sc_batchnorm_params *bn = params_of(&g, "bn15", SC_OP_BATCHNORM);
+    CHECK(bn && bn->epsilon == 1e-5f, "bn-15 training_mode=0");
+    sc_graph_free(&g);
+  }
   if (load_data("ops_op10.onnx", &g) == SEGCAM_OK) {
     const sc_node *rz = find_node(&g, "resize10");
     const sc_resize_params *rp = rz ? rz->params : NULL;
@@ -753,6 +766,8 @@ static void test_ops_old_opsets(void) {
     sc_graph_free(&g);
   }
   if (load_data("ops_op7.onnx", &g) == SEGCAM_OK) {
+    const sc_batchnorm_params *bn = params_of(&g, "bn7", SC_OP_BATCHNORM);
+    CHECK(bn && bn->epsilon == 1e-4f, "bn-7 spatial=1");
     const sc_node *up = find_node(&g, "up7");
     const sc_resize_params *rp = up ? up->params : NULL;
     CHECK(rp && rp->mode == SC_RESIZE_LINEAR && rp->n_fixed == 4 && rp->fixed_scales[0] == 1.0f &&

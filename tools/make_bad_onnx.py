@@ -13,11 +13,13 @@ Positive cases (op translation by opset; the test checks the parameters set here
   ops_op13.onnx            Conv SAME_UPPER/group/dilations, BN, Clip-11 inputs, Resize-13, Pad-11,
                            Slice-10, Squeeze/Unsqueeze-13, Gemm, Softmax-13, Dropout mask,
                            Concat of 10 inputs, Max of 3, FLOAT16/INT32/DOUBLE/float_data tensors,
-                           Constant / ConstantOfShape / Cast / Shape / Gather / Range / LayerNorm
+                           Constant / ConstantOfShape / Cast / Shape / Gather / Range
+  ops_op17.onnx            LayerNormalization, Shape-15 start/end, BatchNormalization-15,
+                           Reshape-14 allowzero
   ops_op9.onnx             Upsample-9, Clip-6 attributes, Softmax-1 default axis, Pad-2, Slice-1,
-                           Unsqueeze-1 attribute axes, AveragePool, BatchNormalization spatial
+                           Unsqueeze-1 attribute axes, AveragePool, BatchNormalization
   ops_op10.onnx            Resize-10 (X, scales) and MaxPool ceil_mode, ConvTranspose
-  ops_op7.onnx             Upsample-7 with a scales attribute
+  ops_op7.onnx             Upsample-7 with a scales attribute, BatchNormalization-7 spatial=1
   ops_op11.onnx            Resize-11 with empty roi/scales Constants and a sizes initializer
 """
 import os
@@ -34,10 +36,19 @@ def model(nodes, inputs, outputs, inits=(), opset=13, extra_opsets=()):
     ops = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, v) for d, v in extra_opsets]
     m = helper.make_model(g, opset_imports=ops, producer_name="segcam-tests")
     m.ir_version = 7
+    # Outputs declared without a type get the one onnx shape inference finds, so that the
+    # positive models pass onnx.checker (full_check).
+    if not extra_opsets and any(not o.type.HasField("tensor_type") for o in m.graph.output):
+        inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(m).graph.value_info}
+        for o in m.graph.output:
+            if not o.type.HasField("tensor_type") and o.name in inferred:
+                o.CopyFrom(inferred[o.name])
     return m
 
 
 def vi(name, dims, t=TensorProto.FLOAT):
+    if dims is None:  # an output whose type and shape are left to shape inference
+        return helper.make_empty_tensor_value_info(name)
     return helper.make_tensor_value_info(name, t, dims)
 
 
@@ -102,9 +113,11 @@ def main():
     bn = [f32("bn_s", [1, 2, 3, 4]), f32("bn_b", [0, 0, 0, 0]), f32("bn_m", [0, 0, 0, 0]),
           f32("bn_v", [1, 1, 1, 1])]
     bn[0] = helper.make_tensor("bn_s", TensorProto.FLOAT, [4], [1.0, 2.0, 3.0, 4.0])  # float_data
-    shape_i32 = helper.make_tensor("shape_i32", TensorProto.INT32, [2], [1, -1])
+    gather_i32 = helper.make_tensor("gather_i32", TensorProto.INT32, [2], [1, -2])
     nodes = [
-        helper.make_node("Conv", ["x", "conv_w", "conv_b"], ["c1"], name="conv_same",
+        helper.make_node("Cast", ["conv_w"], ["conv_wf"], name="cast_w", to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["conv_b"], ["conv_bf"], name="cast_b", to=TensorProto.FLOAT),
+        helper.make_node("Conv", ["x", "conv_wf", "conv_bf"], ["c1"], name="conv_same",
                          auto_pad="SAME_UPPER", strides=[2, 2], dilations=[1, 1], group=2,
                          kernel_shape=[3, 3]),
         helper.make_node("BatchNormalization", ["c1", "bn_s", "bn_b", "bn_m", "bn_v"], ["b1"],
@@ -124,33 +137,43 @@ def main():
         helper.make_node("Gemm", ["sq", "fc_w"], ["fc"], name="fc", alpha=0.5, transB=1),
         helper.make_node("Softmax", ["fc"], ["prob"], name="softmax"),
         helper.make_node("Unsqueeze", ["prob", "sq_axes"], ["prob4"], name="unsq"),
-        helper.make_node("Reshape", ["prob4", "shape_i32"], ["flat"], name="reshape",
-                         allowzero=0),
+        helper.make_node("Reshape", ["prob4", "shape64"], ["flat"], name="reshape"),
         helper.make_node("Transpose", ["x"], ["xt"], name="tr", perm=[0, 2, 3, 1]),
         helper.make_node("Shape", ["xt"], ["shp"], name="shape"),
         helper.make_node("Constant", [], ["idx"], name="k_idx", value_ints=[1, 2]),
-        helper.make_node("Gather", ["shp", "idx"], ["hw"], name="gather", axis=0),
+        helper.make_node("Gather", ["shp", "gather_i32"], ["hw"], name="gather", axis=0),
         helper.make_node("Cast", ["hw"], ["hwf"], name="cast", to=TensorProto.FLOAT),
         helper.make_node("ConstantOfShape", ["idx"], ["cos"], name="cos",
                          value=helper.make_tensor("v", TensorProto.INT64, [1], [7])),
         helper.make_node("Range", ["r_start", "r_lim", "r_delta"], ["rng"], name="range"),
-        helper.make_node("LayerNormalization", ["xt", "ln_s"], ["ln"], name="ln", axis=-1,
-                         epsilon=1e-6),
     ]
     inits = [conv_w, conv_b, *bn, f32("six", 6.0), f32("rs_scales", [1, 1, 2, 2]),
              i64("pads", [0, 0, 1, 1, 0, 0, 1, 1]), i64("sl_st", [1]), i64("sl_en", [-1]),
              i64("sl_ax", [3]), i64("sq_axes", [2, 3]),
-             f32("fc_w", rng.standard_normal((5, 40)).round(2)), shape_i32,
-             f32("r_start", 0.0), f32("r_lim", 3.0), f32("r_delta", 1.0),
-             f32("ln_s", [1.0, 1.0])]
+             f32("fc_w", rng.standard_normal((5, 40)).round(2)), gather_i32,
+             i64("shape64", [1, -1]),
+             f32("r_start", 0.0), f32("r_lim", 3.0), f32("r_delta", 1.0)]
     save(model(nodes, [vi("x", ["N", 2, 8, 8])],
-               [vi("flat", None), vi("hwf", None), vi("cos", None), vi("ln", None)], inits,
+               [vi("flat", None), vi("hwf", None), vi("cos", None), vi("rng", None)], inits,
                opset=13), "ops_op13.onnx")
+
+    # --- opset 17 (the newest the Debian onnx package checks) ---
+    nodes = [
+        helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["b1"], name="bn15",
+                         training_mode=0),
+        helper.make_node("LayerNormalization", ["b1", "ln_s"], ["ln"], name="ln", axis=-1,
+                         epsilon=1e-6),
+        helper.make_node("Shape", ["ln"], ["shp"], name="shape15", start=-2, end=-1),
+        helper.make_node("Reshape", ["ln", "rs_shape"], ["flat"], name="reshape14", allowzero=1),
+    ]
+    inits = [f32("s", [1, 1]), f32("b", [0, 0]), f32("m", [0, 0]), f32("v", [1, 1]),
+             f32("ln_s", [1.0, 1.0, 1.0]), i64("rs_shape", [1, 2, 9])]
+    save(model(nodes, [vi("x", [1, 2, 3, 3])], [vi("flat", None), vi("shp", None)], inits,
+               opset=17), "ops_op17.onnx")
 
     # --- opset 9 ---
     nodes = [
-        helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["b1"], name="bn9",
-                         spatial=1),
+        helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["b1"], name="bn9"),
         helper.make_node("Clip", ["b1"], ["c1"], name="clip6", min=-1.0, max=1.5),
         helper.make_node("Upsample", ["c1", "up_scales"], ["u1"], name="up9", mode="nearest"),
         helper.make_node("Pad", ["u1"], ["p1"], name="pad2", pads=[0, 0, 1, 2, 0, 0, 3, 4],
@@ -182,9 +205,14 @@ def main():
          "ops_op10.onnx")
 
     # --- opset 7 ---
-    save(model([helper.make_node("Upsample", ["x"], ["y"], name="up7", mode="linear",
-                                 scales=[1.0, 1.0, 2.0, 3.0])],
-               [vi("x", [1, 1, 2, 2])], [vi("y", None)], opset=7), "ops_op7.onnx")
+    nodes = [
+        helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["b1"], name="bn7",
+                         spatial=1, epsilon=1e-4),
+        helper.make_node("Upsample", ["b1"], ["y"], name="up7", mode="linear",
+                         scales=[1.0, 1.0, 2.0, 3.0]),
+    ]
+    inits = [f32("s", [1]), f32("b", [0]), f32("m", [0]), f32("v", [1])]
+    save(model(nodes, [vi("x", [1, 1, 2, 2])], [vi("y", None)], inits, opset=7), "ops_op7.onnx")
 
     # --- opset 11: Resize with empty roi/scales Constants and sizes (torch.onnx style) ---
     empty = helper.make_tensor("e", TensorProto.FLOAT, [0], [])

@@ -5,9 +5,9 @@
  * small integer types, and external data files next to the model), declares the graph inputs
  * (dynamic dims = -1) and outputs, and maps every node of the default domain, opsets 7..20, to one
  * internal op with its parameter struct (Concat beyond 8 inputs and Max/Min beyond 2 become
- * chains), resolving the attribute-vs-input differences between opsets.  Inputs that carry data (Reshape's shape, Resize's scales, ...) stay node inputs: the
- * session folds them.  Only Clip's min/max must be constants here, because the activation op
- * takes them as parameters.
+ * chains), resolving the attribute-vs-input differences between opsets.  Inputs that carry data
+ * (Reshape's shape, Resize's scales, ...) stay node inputs: the session folds them.  Only Clip's
+ * min/max must be constants here, because the activation op takes them as parameters.
  *
  * What it does not do: run shape inference, fold shape arithmetic, check kernel-specific shape
  * rules, or accept subgraphs (If/Loop/Scan), sparse tensors, non-default domains (custom ops,
@@ -730,6 +730,7 @@ static segcam_status xl_batchnorm(ox *x, xnode *xn, int arg) {
   if (!p) return SEGCAM_E_NOMEM;
   xn->op = SC_OP_BATCHNORM;
   SC_TRY(get_float(x, "epsilon", 1e-5f, &p->epsilon));
+  if (p->epsilon < 0) return node_err(x, SEGCAM_E_FORMAT, "negative epsilon");
   int v = 0;
   SC_TRY(get_int_in(x, "training_mode", 0, 0, 1, &v)); /* opset 14 */
   if (v) return node_err(x, SEGCAM_E_UNSUPPORTED, "training_mode=1 is not supported");

@@ -6,16 +6,14 @@
  * has no gradient: its backward returns an error naming the node.  Clip takes its bounds from the
  * params or from constant scalar inputs 1 and 2 (ONNX Clip-11+).
  * Not here: Softmax (softmax.c), normalisations (norm.c). */
-#include <float.h>
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "ops/ops.h"
 
-#define SC_SQRT1_2 0.70710678118654752440f   /* 1/sqrt(2) */
+#define SC_SQRT1_2 0.70710678118654752440f      /* 1/sqrt(2) */
 #define SC_INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2 pi) */
-#define SC_SQRT_2_PI 0.79788456080286535588f  /* sqrt(2/pi) */
+#define SC_SQRT_2_PI 0.79788456080286535588f    /* sqrt(2/pi) */
 #define SC_GELU_C 0.044715f
 
 /* state->f[] slots filled by act_infer. */
@@ -50,13 +48,16 @@ static inline float sigmoidf_(float x) {
 static segcam_status scalar_input(const sc_opctx *c, int i, float *v) {
   const sc_tensor *t = c->in[i];
   if (!t->data)
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "input %d must be a constant (got a computed "
-                         "tensor)", i);
+    return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
+                         "input %d must be a constant (got a computed tensor)", i);
   if (sc_shape_numel(&t->shape) != 1)
     return sc_node_error(c, SEGCAM_E_SHAPE, "input %d must be a scalar", i);
-  if (t->dtype == SC_F32) *v = *(const float *)t->data;
-  else if (t->dtype == SC_I64) *v = (float)*(const int64_t *)t->data;
-  else return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "input %d has an unsupported type", i);
+  if (t->dtype == SC_F32)
+    *v = *(const float *)t->data;
+  else if (t->dtype == SC_I64)
+    *v = (float)*(const int64_t *)t->data;
+  else
+    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "input %d has an unsupported type", i);
   return SEGCAM_OK;
 }
 
@@ -106,6 +107,7 @@ static segcam_status act_infer(sc_opctx *c) {
 }
 
 /* One loop per kind so the kind switch stays outside the element loop. */
+/* clang-format off */
 #define ACT_LOOP(expr)                                                                             \
   do {                                                                                             \
     _Pragma("omp parallel for schedule(static) if (n > 16384)")                                   \
@@ -114,13 +116,17 @@ static segcam_status act_infer(sc_opctx *c) {
       Y[i] = (expr);                                                                               \
     }                                                                                              \
   } while (0)
+/* clang-format on */
 
 static inline float gelu_tanh_f(float x) {
   float u = SC_SQRT_2_PI * (x + SC_GELU_C * x * x * x);
   return 0.5f * x * (1.0f + tanhf(u));
 }
 
-/* Keras ReLU(max_value, negative_slope, threshold) as tf_keras backend.relu computes it. */
+/* Keras ReLU(max_value, negative_slope, threshold) as tf_keras backend.relu (and Keras 3
+ * ReLU.static_call) computes it: t = x * (x > thr), clip t to [0, max], t -= alpha*relu(thr - x).
+ * The layer docstring's x >= max ? max : x >= thr ? x : alpha*(x - thr) differs only at x == thr
+ * (0 here) and, with a negative threshold and a max_value, on (thr, 0) (clipped to 0 here). */
 static inline float relu_tf_f(float x, float alpha, float thr, int has_max, float hi) {
   float t = x > thr ? x : 0.0f;
   if (has_max) t = t < 0 ? 0 : (t > hi ? hi : t);
@@ -136,8 +142,10 @@ static segcam_status act_forward(sc_opctx *c) {
     int64_t *Y = c->out[0]->data;      /* [n] */
     for (int64_t i = 0; i < n; i++) {
       int64_t v = X[i];
-      if (p->kind == SC_ACT_NEG) v = (int64_t)(0 - (uint64_t)v);
-      else if (p->kind == SC_ACT_ABS && v < 0) v = (int64_t)(0 - (uint64_t)v);
+      if (p->kind == SC_ACT_NEG)
+        v = (int64_t)(0 - (uint64_t)v);
+      else if (p->kind == SC_ACT_ABS && v < 0)
+        v = (int64_t)(0 - (uint64_t)v);
       Y[i] = v; /* FLOOR of an integer is itself */
     }
     return SEGCAM_OK;
@@ -181,6 +189,7 @@ static segcam_status act_forward(sc_opctx *c) {
   return SEGCAM_OK;
 }
 
+/* clang-format off */
 #define ACT_GRAD_LOOP(expr)                                                                        \
   do {                                                                                             \
     _Pragma("omp parallel for schedule(static) if (n > 16384)")                                   \
@@ -190,6 +199,7 @@ static segcam_status act_forward(sc_opctx *c) {
       dX[i] += (expr);                                                                             \
     }                                                                                              \
   } while (0)
+/* clang-format on */
 
 /* sigmoid' = y(1-y) (TF SigmoidGrad), tanh' = 1-y^2, from y recomputed from x */
 static inline float sigmoid_grad(float x) {
@@ -226,9 +236,12 @@ static inline float relu_tf_grad(float x, float alpha, float thr, int variant, i
   if (variant == 0) return x > 0 ? 1.0f : alpha;
   float d = 0;
   if (x > thr) {
-    if (!has_max) d = 1;
-    else if (relu6) d = x < 6.0f ? 1.0f : 0.0f;
-    else d = (x >= 0 && x <= hi) ? 1.0f : 0.0f;
+    if (!has_max)
+      d = 1;
+    else if (relu6)
+      d = x < 6.0f ? 1.0f : 0.0f;
+    else
+      d = (x >= 0 && x <= hi) ? 1.0f : 0.0f;
   }
   if (x < thr) d += alpha;
   return d;
@@ -238,8 +251,8 @@ static segcam_status act_backward(sc_opctx *c) {
   const sc_act_params *p = c->node->params;
   if (!c->din[0]) return SEGCAM_OK;
   if (p->kind == SC_ACT_FLOOR)
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "Floor is not differentiable (a gradient "
-                         "must pass through it)");
+    return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
+                         "Floor is not differentiable (a gradient must pass through it)");
   if (c->in[0]->dtype != SC_F32)
     return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "no gradient through an int64 tensor");
   const int64_t n = sc_shape_numel(&c->in[0]->shape);
@@ -395,8 +408,8 @@ static segcam_status prelu_backward(sc_opctx *c) {
   const int64_t rows = sc_shape_numel(&c->in[0]->shape) / (inner ? inner : 1);
   const float *X = c->in[0]->data; /* [rows, inner] */
   const float *W = c->in[1]->data;
-  const float *G = c->dout[0];     /* [rows, inner] */
-  float *dX = c->din[0];           /* [rows, inner] */
+  const float *G = c->dout[0]; /* [rows, inner] */
+  float *dX = c->din[0];       /* [rows, inner] */
   if (inner == 0) return SEGCAM_OK;
 #pragma omp parallel for schedule(static) if (rows * inner > 16384)
   for (int64_t r = 0; r < rows; r++) {

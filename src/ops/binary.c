@@ -100,8 +100,9 @@ static segcam_status binary_infer(sc_opctx *c) {
   const sc_tensor *a = c->in[0], *b = c->in[1];
   char b1[160], b2[160];
   if ((a->dtype != SC_F32 && a->dtype != SC_I64) || a->dtype != b->dtype)
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "input types %d and %d: need two float32 or two "
-                         "int64 inputs", (int)a->dtype, (int)b->dtype);
+    return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
+                         "input types %d and %d: need two float32 or two int64 inputs",
+                         (int)a->dtype, (int)b->dtype);
   for (int k = 0; k < 2; k++) {
     const sc_shape *s = &c->in[k]->shape;
     if (s->ndim < 0 || s->ndim > SEGCAM_MAX_DIMS)
@@ -129,10 +130,12 @@ static segcam_status binary_infer(sc_opctx *c) {
                          sc_shape_str(&out, b1, sizeof b1));
   c->out[0]->dtype = a->dtype;
   c->out[0]->shape = out;
-  /* backward materialises the gradient term of a broadcast input over the output */
+  /* backward materialises the gradient term of a broadcast input over the output, except for
+   * Add/Sub whose term is +-g itself */
   int64_t n = sc_shape_numel(&out);
   int bcast = sc_shape_numel(&a->shape) != n || sc_shape_numel(&b->shape) != n;
-  if (a->dtype == SC_F32 && bcast) c->scratch_size = (size_t)n * sizeof(float);
+  if (a->dtype == SC_F32 && bcast && p->kind != SC_BIN_ADD && p->kind != SC_BIN_SUB)
+    c->scratch_size = (size_t)n * sizeof(float);
   return SEGCAM_OK;
 }
 
@@ -228,7 +231,7 @@ static segcam_status binary_forward(sc_opctx *c) {
   const int64_t ia = sp.s[0][sp.m - 1], ib = sp.s[1][sp.m - 1];
   const int64_t nch = (inner + BC_CHUNK - 1) / BC_CHUNK, tasks = rows * nch;
   const void *A = c->in[0]->data, *B = c->in[1]->data; /* broadcast to [rows, inner] */
-  void *Y = c->out[0]->data;                             /* [rows, inner] */
+  void *Y = c->out[0]->data;                           /* [rows, inner] */
 #pragma omp parallel for schedule(static) if (total > 16384)
   for (int64_t t = 0; t < tasks; t++) {
     const int64_t r = t / nch, i0 = (t % nch) * BC_CHUNK;
@@ -264,22 +267,22 @@ static segcam_status binary_forward(sc_opctx *c) {
   case SC_BIN_ADD * 2 + 1: TERM_LOOP(ASSIGN, gv); break;                                           \
   case SC_BIN_SUB * 2: TERM_LOOP(ASSIGN, gv); break;                                               \
   case SC_BIN_SUB * 2 + 1: TERM_LOOP(ASSIGN, -gv); break;                                          \
-  case SC_BIN_MUL * 2: TERM_LOOP(ASSIGN, gv * bv); break;                                          \
-  case SC_BIN_MUL * 2 + 1: TERM_LOOP(ASSIGN, gv * av); break;                                      \
+  case SC_BIN_MUL * 2: TERM_LOOP(ASSIGN, gv *bv); break;                                           \
+  case SC_BIN_MUL * 2 + 1: TERM_LOOP(ASSIGN, gv *av); break;                                       \
   case SC_BIN_DIV * 2: TERM_LOOP(ASSIGN, gv / bv); break;                                          \
-  case SC_BIN_DIV * 2 + 1: TERM_LOOP(ASSIGN, -gv * av / (bv * bv)); break;                         \
+  case SC_BIN_DIV * 2 + 1: TERM_LOOP(ASSIGN, -gv *av / (bv * bv)); break;                          \
   case SC_BIN_MAX * 2: TERM_LOOP(ASSIGN, av >= bv ? gv : 0.0f); break;                             \
   case SC_BIN_MAX * 2 + 1: TERM_LOOP(ASSIGN, av >= bv ? 0.0f : gv); break;                         \
   case SC_BIN_MIN * 2: TERM_LOOP(ASSIGN, av <= bv ? gv : 0.0f); break;                             \
   case SC_BIN_MIN * 2 + 1: TERM_LOOP(ASSIGN, av <= bv ? 0.0f : gv); break;                         \
   case SC_BIN_POW * 2: TERM_LOOP(ASSIGN, bv == 0 ? 0.0f : gv * bv * powf(av, bv - 1)); break;      \
   case SC_BIN_POW * 2 + 1:                                                                         \
-    TERM_LOOP(ASSIGN, (av == 0 && bv >= 0) ? 0.0f : gv * powf(av, bv) * logf(av));                 \
+    TERM_LOOP(ASSIGN, (av == 0 && bv >= 0) ? 0.0f : gv *powf(av, bv) * logf(av));                  \
     break;                                                                                         \
   }
 
-static void term_f32(int kind, int which, int accumulate, int64_t n, const float *g,
-                     const float *a, int64_t ia, const float *b, int64_t ib, float *o) {
+static void term_f32(int kind, int which, int accumulate, int64_t n, const float *g, const float *a,
+                     int64_t ia, const float *b, int64_t ib, float *o) {
   if (accumulate) {
     TERM_CASES(+=)
   } else {
@@ -299,8 +302,10 @@ static inline int64_t dims_offset(int64_t idx, int nl, const int *list, const in
   return off;
 }
 
-/* dX += T summed over the axes along which input X (shape xs) was broadcast to the output. */
-static void reduce_to(const float *T, const sc_shape *out, const sc_shape *xs, float *dX) {
+/* dX += sign * T summed over the axes along which input X (shape xs) was broadcast to the
+ * output. */
+static void reduce_to(const float *T, const sc_shape *out, const sc_shape *xs, float sign,
+                      float *dX) {
   int64_t st[1][SEGCAM_MAX_DIMS], e[SEGCAM_MAX_DIMS], xst[1][SEGCAM_MAX_DIMS];
   bc_strides(xs, out, st[0]);
   /* a reduced (stride 0) dim never merges with a kept one since kept strides are >= 1 */
@@ -311,14 +316,16 @@ static void reduce_to(const float *T, const sc_shape *out, const sc_shape *xs, f
   int kept[SEGCAM_MAX_DIMS], red[SEGCAM_MAX_DIMS], nk = 0, nr = 0;
   int64_t nkept = 1, nred = 1;
   for (int k = 0; k < q; k++) {
-    if (xst[0][k]) kept[nk++] = k, nkept *= e[k];
-    else if (e[k] > 1) red[nr++] = k, nred *= e[k];
+    if (xst[0][k])
+      kept[nk++] = k, nkept *= e[k];
+    else if (e[k] > 1)
+      red[nr++] = k, nred *= e[k];
   }
   if (nk == 0) {
     double s = 0;
 #pragma omp parallel for schedule(static) reduction(+ : s) if (total > 16384)
     for (int64_t i = 0; i < total; i++) s += T[i];
-    dX[0] += (float)s;
+    dX[0] += sign * (float)s;
   } else if (xst[0][q - 1]) {
     /* innermost dim kept: add contiguous runs of T into contiguous runs of dX */
     const int64_t L = e[q - 1], nch = (L + BC_CHUNK - 1) / BC_CHUNK;
@@ -331,7 +338,7 @@ static void reduce_to(const float *T, const sc_shape *out, const sc_shape *xs, f
       const int64_t tb = dims_offset(ko, nk - 1, kept, e, ot) + l0;
       for (int64_t r = 0; r < nred; r++) {
         const float *tr = T + tb + dims_offset(r, nr, red, e, ot);
-        for (int64_t i = 0; i < n; i++) dx[i] += tr[i];
+        for (int64_t i = 0; i < n; i++) dx[i] += sign * tr[i];
       }
     }
   } else {
@@ -345,7 +352,7 @@ static void reduce_to(const float *T, const sc_shape *out, const sc_shape *xs, f
         const float *tr = T + tb + dims_offset(r, nr - 1, red, e, ot);
         for (int64_t i = 0; i < L; i++) s += tr[i];
       }
-      dX[dims_offset(j, nk, kept, e, xst[0])] += (float)s;
+      dX[dims_offset(j, nk, kept, e, xst[0])] += sign * (float)s;
     }
   }
 }
@@ -369,8 +376,9 @@ static segcam_status binary_backward(sc_opctx *c) {
     if (!dX) continue;
     const int bcast = sc_shape_numel(&c->in[which]->shape) != total;
     /* Add/Sub: the term is +-g itself; reduce g directly */
-    if (bcast && (p->kind == SC_BIN_ADD || (p->kind == SC_BIN_SUB && which == 0))) {
-      reduce_to(G, &c->out[0]->shape, &c->in[which]->shape, dX);
+    if (bcast && (p->kind == SC_BIN_ADD || p->kind == SC_BIN_SUB)) {
+      const float sign = p->kind == SC_BIN_SUB && which == 1 ? -1.0f : 1.0f;
+      reduce_to(G, &c->out[0]->shape, &c->in[which]->shape, sign, dX);
       continue;
     }
     float *O = bcast ? c->scratch : dX; /* [rows, inner] */
@@ -384,7 +392,7 @@ static segcam_status binary_backward(sc_opctx *c) {
       term_f32(p->kind, which, !bcast, n, G + oy, A + oa + i0 * ia, ia, B + ob + i0 * ib, ib,
                O + oy);
     }
-    if (bcast) reduce_to(O, &c->out[0]->shape, &c->in[which]->shape, dX);
+    if (bcast) reduce_to(O, &c->out[0]->shape, &c->in[which]->shape, 1.0f, dX);
   }
   return SEGCAM_OK;
 }

@@ -51,9 +51,10 @@ static segcam_status batchnorm_infer(sc_opctx *c) {
     if (!c->in[i]) continue;
     SC_TRY(check_shape(c, c->in[i], names[i]));
     if (sc_shape_numel(&c->in[i]->shape) != C)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "%s %s does not match the %" PRId64 " channels of "
-                           "input %s", names[i], sc_shape_str(&c->in[i]->shape, buf, sizeof buf),
-                           C, sc_shape_str(&x->shape, buf + 80, 80));
+      return sc_node_error(c, SEGCAM_E_SHAPE,
+                           "%s %s does not match the %" PRId64 " channels of input %s", names[i],
+                           sc_shape_str(&c->in[i]->shape, buf, sizeof buf), C,
+                           sc_shape_str(&x->shape, buf + 80, 80));
   }
   int64_t S = 1;
   for (int i = 2; i < x->shape.ndim; i++) S *= x->shape.d[i];
@@ -123,8 +124,14 @@ const sc_opdef sc_op_batchnorm = {
  * Mean and InvStdDev (shape: X's with the normalised dims set to 1); they carry no gradient.
  * The tensor is seen as [outer, M].  State: outer, M, the normalised rank and the strides of
  * scale and B over the normalised dims; scratch holds scale and B expanded to [M]. */
-enum { LN_OUTER = 0, LN_M = 1, LN_R = 2, LN_D = 3, LN_SS = 3 + SEGCAM_MAX_DIMS,
-       LN_BS = 3 + 2 * SEGCAM_MAX_DIMS };
+enum {
+  LN_OUTER = 0,
+  LN_M = 1,
+  LN_R = 2,
+  LN_D = 3,
+  LN_SS = 3 + SEGCAM_MAX_DIMS,
+  LN_BS = 3 + 2 * SEGCAM_MAX_DIMS
+};
 
 static segcam_status ln_strides(const sc_opctx *c, const sc_tensor *t, const char *what,
                                 const int64_t *nd, int nr, int64_t *strides) {
@@ -136,18 +143,16 @@ static segcam_status ln_strides(const sc_opctx *c, const sc_tensor *t, const cha
   /* right-aligned; extra leading dims must be 1 ([1,1,C] for axis -1 broadcasts) */
   for (int k = 0; k < rt - nr; k++)
     if (t->shape.d[k] != 1)
-      return sc_node_error(c, SEGCAM_E_SHAPE,
-                           "%s %s does not broadcast to the normalised shape %s", what,
-                           sc_shape_str(&t->shape, b1, sizeof b1),
+      return sc_node_error(c, SEGCAM_E_SHAPE, "%s %s does not broadcast to the normalised shape %s",
+                           what, sc_shape_str(&t->shape, b1, sizeof b1),
                            sc_shape_str(&ns, b2, sizeof b2));
   int64_t st = 1;
   for (int i = nr - 1; i >= 0; i--) {
     int k = rt - nr + i;
     int64_t d = k >= 0 ? t->shape.d[k] : 1;
     if (d != 1 && d != nd[i])
-      return sc_node_error(c, SEGCAM_E_SHAPE,
-                           "%s %s does not broadcast to the normalised shape %s", what,
-                           sc_shape_str(&t->shape, b1, sizeof b1),
+      return sc_node_error(c, SEGCAM_E_SHAPE, "%s %s does not broadcast to the normalised shape %s",
+                           what, sc_shape_str(&t->shape, b1, sizeof b1),
                            sc_shape_str(&ns, b2, sizeof b2));
     strides[i] = d == 1 ? 0 : st;
     st *= d;
@@ -173,8 +178,10 @@ static segcam_status layernorm_infer(sc_opctx *c) {
   if (axis < 0) axis += r;
   int64_t outer = 1, M = 1;
   for (int i = 0; i < r; i++) {
-    if (i < axis) outer *= x->shape.d[i];
-    else M *= x->shape.d[i];
+    if (i < axis)
+      outer *= x->shape.d[i];
+    else
+      M *= x->shape.d[i];
   }
   const int nr = r - axis;
   const int64_t *nd = x->shape.d + axis;
@@ -183,7 +190,8 @@ static segcam_status layernorm_infer(sc_opctx *c) {
   c->state->i[LN_R] = nr;
   for (int i = 0; i < nr; i++) c->state->i[LN_D + i] = nd[i];
   SC_TRY(ln_strides(c, c->in[1], "scale", nd, nr, &c->state->i[LN_SS]));
-  if (c->node->n_in > 2 && c->in[2]) SC_TRY(ln_strides(c, c->in[2], "B", nd, nr, &c->state->i[LN_BS]));
+  if (c->node->n_in > 2 && c->in[2])
+    SC_TRY(ln_strides(c, c->in[2], "B", nd, nr, &c->state->i[LN_BS]));
   c->scratch_size = (size_t)(2 * M) * sizeof(float);
   c->out[0]->dtype = SC_F32;
   c->out[0]->shape = x->shape;
@@ -197,7 +205,8 @@ static segcam_status layernorm_infer(sc_opctx *c) {
 }
 
 /* Expands a broadcast parameter to [M] (row-major over the normalised dims). */
-static void ln_expand(const sc_node_state *st, const float *src, const int64_t *strides, float *dst) {
+static void ln_expand(const sc_node_state *st, const float *src, const int64_t *strides,
+                      float *dst) {
   const int nr = (int)st->i[LN_R];
   const int64_t M = st->i[LN_M];
   for (int64_t e = 0; e < M; e++) {
@@ -217,8 +226,10 @@ static void ln_params(sc_opctx *c, float **scale, float **bias) {
   *scale = c->scratch;
   *bias = *scale + M;
   ln_expand(c->state, c->in[1]->data, &c->state->i[LN_SS], *scale);
-  if (c->node->n_in > 2 && c->in[2]) ln_expand(c->state, c->in[2]->data, &c->state->i[LN_BS], *bias);
-  else memset(*bias, 0, (size_t)M * sizeof(float));
+  if (c->node->n_in > 2 && c->in[2])
+    ln_expand(c->state, c->in[2]->data, &c->state->i[LN_BS], *bias);
+  else
+    memset(*bias, 0, (size_t)M * sizeof(float));
 }
 
 static void ln_moments(const float *x, int64_t M, double *mean, double *inv, float eps) {
@@ -237,8 +248,8 @@ static segcam_status layernorm_forward(sc_opctx *c) {
   if (M == 0) return SEGCAM_OK;
   float *scale, *bias;
   ln_params(c, &scale, &bias);
-  const float *X = c->in[0]->data; /* [outer, M] */
-  float *Y = c->out[0]->data;      /* [outer, M] */
+  const float *X = c->in[0]->data;                                        /* [outer, M] */
+  float *Y = c->out[0]->data;                                             /* [outer, M] */
   float *Mean = c->node->n_out > 1 && c->out[1] ? c->out[1]->data : NULL; /* [outer] */
   float *Inv = c->node->n_out > 2 && c->out[2] ? c->out[2]->data : NULL;  /* [outer] */
 #pragma omp parallel for schedule(static) if (outer * M > 16384)
@@ -247,7 +258,8 @@ static segcam_status layernorm_forward(sc_opctx *c) {
     float *y = Y + o * M;
     double mean, inv;
     ln_moments(x, M, &mean, &inv, p->epsilon);
-    for (int64_t i = 0; i < M; i++) y[i] = (float)(((double)x[i] - mean) * inv) * scale[i] + bias[i];
+    for (int64_t i = 0; i < M; i++)
+      y[i] = (float)(((double)x[i] - mean) * inv) * scale[i] + bias[i];
     if (Mean) Mean[o] = (float)mean;
     if (Inv) Inv[o] = (float)inv;
   }
@@ -260,8 +272,8 @@ static segcam_status layernorm_backward(sc_opctx *c) {
   if (!c->din[0]) return SEGCAM_OK;
   for (int j = 1; j < 3 && j < c->node->n_out; j++)
     if (c->dout[j])
-      return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "no gradient through the Mean/InvStdDev "
-                           "outputs");
+      return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
+                           "no gradient through the Mean/InvStdDev outputs");
   const sc_layernorm_params *p = c->node->params;
   const int64_t outer = c->state->i[LN_OUTER], M = c->state->i[LN_M];
   if (M == 0) return SEGCAM_OK;

@@ -139,7 +139,8 @@ typedef enum sc_act_kind {
   SC_ACT_NEG,
   SC_ACT_SQRT,
   SC_ACT_ABS,
-  SC_ACT_RELU_TF,      /* Keras ReLU(max_value=hi, negative_slope=alpha, threshold=beta) */
+  SC_ACT_RELU_TF,      /* Keras ReLU(max_value=hi, negative_slope=alpha, threshold=beta);
+                        * hi = INFINITY (or <= 0) means no max_value */
   SC_ACT_SCALE_SHIFT   /* alpha * x + beta (Keras Rescaling) */
 } sc_act_kind;
 

@@ -51,8 +51,8 @@ static segcam_status const_ints(const sc_opctx *c, int i, const char *what, int6
                                 int cap) {
   const sc_tensor *t = c->in[i];
   if (!t->data)
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "%s (input %d) must be a constant or folded "
-                         "before the run", what, i);
+    return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
+                         "%s (input %d) must be a constant or folded before the run", what, i);
   if (t->dtype != SC_I64)
     return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "%s (input %d) must be int64", what, i);
   if (t->shape.ndim > 1)
@@ -115,9 +115,12 @@ static void nd_strided(int nd, const int64_t *dims, const int64_t *strides, void
       for (int64_t q = q0; q < q1; q++)
         for (int64_t p = p0; p < p1; p++) {
           const int64_t so = off + p + q * sq, co = cb + p * Q + q;
-          if (mode == 1) ((float *)sp)[so] += ((const float *)cp)[co];
-          else if (es == 4) ((uint32_t *)cp)[co] = ((const uint32_t *)sp)[so];
-          else ((uint64_t *)cp)[co] = ((const uint64_t *)sp)[so];
+          if (mode == 1)
+            ((float *)sp)[so] += ((const float *)cp)[co];
+          else if (es == 4)
+            ((uint32_t *)cp)[co] = ((const uint32_t *)sp)[so];
+          else
+            ((uint64_t *)cp)[co] = ((const uint64_t *)sp)[so];
         }
     }
     return;
@@ -207,8 +210,7 @@ static segcam_status norm_axes(const sc_opctx *c, int64_t *axes, int n, int r, i
   for (int k = 0; k < n; k++) {
     int64_t a = axes[k];
     if (a < -r || a >= r)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "axis %" PRId64 " is out of range for rank %d", a,
-                           r);
+      return sc_node_error(c, SEGCAM_E_SHAPE, "axis %" PRId64 " is out of range for rank %d", a, r);
     if (a < 0) a += r;
     if (mark[a]) return sc_node_error(c, SEGCAM_E_SHAPE, "axis %" PRId64 " is repeated", axes[k]);
     mark[a] = 1;
@@ -249,8 +251,9 @@ static segcam_status reshape_infer(sc_opctx *c) {
       if (v == 0 && !p->allowzero) {
         /* ONNX Reshape: 0 copies the input's dim at the same index */
         if (i >= r)
-          return sc_node_error(c, SEGCAM_E_SHAPE, "target dim %d is 0 (copy) but the input %s "
-                               "has only %d dims", i, sc_shape_str(in, b1, sizeof b1), r);
+          return sc_node_error(c, SEGCAM_E_SHAPE,
+                               "target dim %d is 0 (copy) but the input %s has only %d dims", i,
+                               sc_shape_str(in, b1, sizeof b1), r);
         v = in->d[i];
       } else if (v == -1) {
         if (infer_at >= 0)
@@ -319,8 +322,7 @@ static segcam_status reshape_infer(sc_opctx *c) {
     for (int i = 0, k = 0; i < R; i++) out.d[i] = mark[i] ? 1 : in->d[k++];
     break;
   }
-  default:
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "unknown reshape kind %d", (int)p->kind);
+  default: return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "unknown reshape kind %d", (int)p->kind);
   }
   c->out[0]->dtype = c->in[0]->dtype;
   c->out[0]->shape = out;
@@ -351,8 +353,8 @@ static segcam_status transpose_infer(sc_opctx *c) {
     for (int i = 0; i < r; i++) {
       int a = p->perm[i];
       if (a < 0 || a >= r || seen[a])
-        return sc_node_error(c, SEGCAM_E_SHAPE, "perm is not a permutation of 0..%d (entry %d "
-                             "is %d)", r - 1, i, a);
+        return sc_node_error(c, SEGCAM_E_SHAPE,
+                             "perm is not a permutation of 0..%d (entry %d is %d)", r - 1, i, a);
       seen[a] = 1;
       perm[i] = a;
     }
@@ -432,9 +434,9 @@ static segcam_status concat_infer(sc_opctx *c) {
     int ok = s->ndim == r;
     for (int k = 0; k < r && ok; k++) ok = k == axis || s->d[k] == s0->d[k];
     if (!ok)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "input %d %s does not match input 0 %s outside "
-                           "axis %d", i, sc_shape_str(s, b1, sizeof b1),
-                           sc_shape_str(s0, b2, sizeof b2), axis);
+      return sc_node_error(c, SEGCAM_E_SHAPE,
+                           "input %d %s does not match input 0 %s outside axis %d", i,
+                           sc_shape_str(s, b1, sizeof b1), sc_shape_str(s0, b2, sizeof b2), axis);
     out.d[axis] += s->d[axis];
   }
   c->state->i[0] = axis;
@@ -467,8 +469,8 @@ static segcam_status concat_forward(sc_opctx *c) {
     const int i = (int)(t % n);
     const int64_t len = off[i + 1] - off[i]; /* input i is [outer, len] */
     if (len)
-      memcpy(Y + (o * row + off[i]) * (int64_t)es, (const char *)c->in[i]->data + o * len * (int64_t)es,
-             (size_t)len * es);
+      memcpy(Y + (o * row + off[i]) * (int64_t)es,
+             (const char *)c->in[i]->data + o * len * (int64_t)es, (size_t)len * es);
   }
   return SEGCAM_OK;
 }
@@ -557,11 +559,13 @@ static segcam_status pad_infer(sc_opctx *c) {
       return sc_node_error(c, SEGCAM_E_SHAPE, "absurd pads on axis %d", a);
     out.d[a] = in->d[a] + b + e;
     if (out.d[a] < 0)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "pads %" PRId64 ",%" PRId64 " crop more than the "
-                           "%" PRId64 " elements of axis %d", b, e, in->d[a], a);
+      return sc_node_error(c, SEGCAM_E_SHAPE,
+                           "pads %" PRId64 ",%" PRId64 " crop more than the %" PRId64
+                           " elements of axis %d",
+                           b, e, in->d[a], a);
     if (p->mode != SC_PADMODE_CONSTANT && in->d[a] == 0 && out.d[a] > 0)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "cannot pad the empty axis %d in reflect, edge or "
-                           "wrap mode", a);
+      return sc_node_error(c, SEGCAM_E_SHAPE,
+                           "cannot pad the empty axis %d in reflect, edge or wrap mode", a);
     c->state->i[PD_BEGIN + a] = b;
     c->state->i[PD_END + a] = e;
   }
@@ -750,8 +754,9 @@ static segcam_status slice_infer(sc_opctx *c) {
     }
   }
   if (ne != n || na != n || ns != n)
-    return sc_node_error(c, SEGCAM_E_SHAPE, "starts, ends, axes and steps differ in length "
-                         "(%d, %d, %d, %d)", n, ne, na, ns);
+    return sc_node_error(c, SEGCAM_E_SHAPE,
+                         "starts, ends, axes and steps differ in length (%d, %d, %d, %d)", n, ne,
+                         na, ns);
   SC_TRY(norm_axes(c, axes, n, r, mark));
   sc_shape out = *in;
   for (int i = 0; i < r; i++) c->state->i[SL_START + i] = 0, c->state->i[SL_STEP + i] = 1;
@@ -810,8 +815,8 @@ static segcam_status slice_backward(sc_opctx *c) {
   int64_t vs[SEGCAM_MAX_DIMS];
   const int64_t base = slice_view(c, vs);
   if (sc_shape_numel(&c->out[0]->shape) == 0) return SEGCAM_OK;
-  nd_strided(c->out[0]->shape.ndim, c->out[0]->shape.d, vs, c->din[0] + base, (void *)c->dout[0],
-             4, 1);
+  nd_strided(c->out[0]->shape.ndim, c->out[0]->shape.d, vs, c->din[0] + base, (void *)c->dout[0], 4,
+             1);
   return SEGCAM_OK;
 }
 

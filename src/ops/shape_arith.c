@@ -89,8 +89,9 @@ static segcam_status gather_check_indices(const sc_opctx *c, const int64_t *idx,
                                           int64_t D) {
   for (int64_t j = 0; j < n; j++)
     if (idx[j] < -D || idx[j] >= D)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "index %" PRId64 " is out of range for an axis of "
-                           "size %" PRId64, idx[j], D);
+      return sc_node_error(c, SEGCAM_E_SHAPE,
+                           "index %" PRId64 " is out of range for an axis of size %" PRId64, idx[j],
+                           D);
   return SEGCAM_OK;
 }
 
@@ -191,8 +192,9 @@ static segcam_status cast_infer(sc_opctx *c) {
   SC_TRY(check_io(c, 1));
   SC_TRY(check_tensor(c, c->in[0], "input"));
   if (p->to != SC_F32 && p->to != SC_I64)
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "Cast to ONNX type %d is not supported (only "
-                         "float32 and int64)", (int)p->to);
+    return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
+                         "Cast to ONNX type %d is not supported (only float32 and int64)",
+                         (int)p->to);
   c->out[0]->dtype = p->to;
   c->out[0]->shape = c->in[0]->shape;
   return SEGCAM_OK;
@@ -211,7 +213,9 @@ static segcam_status cast_forward(sc_opctx *c) {
     int64_t *Y = c->out[0]->data;
     for (int64_t i = 0; i < n; i++) {
       float v = X[i];
-      Y[i] = isnan(v) ? 0 : (v >= 9.2233720368547758e18f ? INT64_MAX
+      Y[i] = isnan(v) ? 0
+                      : (v >= 9.2233720368547758e18f
+                             ? INT64_MAX
                              : (v <= -9.2233720368547758e18f ? INT64_MIN : (int64_t)v));
     }
   } else {
@@ -252,13 +256,13 @@ static segcam_status constant_of_shape_infer(sc_opctx *c) {
   const sc_tensor *s = c->in[0];
   const sc_dtype dt = p ? p->dtype : SC_F32;
   if (dt != SC_F32 && dt != SC_I64)
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "value type %d is not supported (only float32 "
-                         "and int64)", (int)dt);
+    return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
+                         "value type %d is not supported (only float32 and int64)", (int)dt);
   if (s->dtype != SC_I64 || s->shape.ndim != 1)
     return sc_node_error(c, SEGCAM_E_SHAPE, "the shape input must be a 1-D int64 tensor");
   if (!s->data)
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "the shape input must be a constant or folded "
-                         "before the run");
+    return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
+                         "the shape input must be a constant or folded before the run");
   const int64_t n = s->shape.d[0];
   if (n > SEGCAM_MAX_DIMS)
     return sc_node_error(c, SEGCAM_E_SHAPE, "output rank %" PRId64 " exceeds %d", n,
@@ -280,8 +284,8 @@ static segcam_status constant_of_shape_forward(sc_opctx *c) {
     for (int64_t i = 0; i < n; i++) Y[i] = (float)v;
   } else {
     int64_t *Y = c->out[0]->data;
-    const int64_t vi = isnan(v) ? 0 : (v >= 9.2e18 ? INT64_MAX : (v <= -9.2e18 ? INT64_MIN
-                                                                              : (int64_t)v));
+    const int64_t vi =
+        isnan(v) ? 0 : (v >= 9.2e18 ? INT64_MAX : (v <= -9.2e18 ? INT64_MIN : (int64_t)v));
     for (int64_t i = 0; i < n; i++) Y[i] = vi;
   }
   return SEGCAM_OK;
@@ -311,8 +315,8 @@ static segcam_status range_infer(sc_opctx *c) {
     if (sc_shape_numel(&c->in[i]->shape) != 1)
       return sc_node_error(c, SEGCAM_E_SHAPE, "%s must be a scalar", names[i]);
     if (!c->in[i]->data)
-      return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "%s must be a constant or folded before the "
-                           "run", names[i]);
+      return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
+                           "%s must be a constant or folded before the run", names[i]);
   }
   int64_t n;
   if (dt == SC_I64) {

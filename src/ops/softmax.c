@@ -40,9 +40,12 @@ static segcam_status softmax_infer(sc_opctx *c) {
     if (total > 4e12)
       return sc_node_error(c, SEGCAM_E_NOMEM, "input %s is absurdly large",
                            sc_shape_str(&x->shape, buf, sizeof buf));
-    if (i < axis) outer *= d;
-    else if (i == axis || p->coerce_2d) L *= d;
-    else inner *= d;
+    if (i < axis)
+      outer *= d;
+    else if (i == axis || p->coerce_2d)
+      L *= d;
+    else
+      inner *= d;
   }
   c->state->i[ST_OUTER] = outer;
   c->state->i[ST_L] = L;
