@@ -27,7 +27,7 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * `sink` (may be NULL) and clears them. */
 void cli_flush_warnings(const char *prefix, void (*sink)(void *ctx, const char *msg), void *ctx);
 
-/* ---- option parsing --------------------------------------------------------------------------- */
+/* ---- option parsing ------------------------------------------------------------------------- */
 typedef struct cli_opt {
   const char *name; /* "--model" */
   int has_value;
@@ -52,9 +52,14 @@ int cli_parse_doubles(const char *s, double *out, int max);
 int cli_parse_double(const char *s, double *out);
 int cli_parse_int(const char *s, long *out);
 
-/* ---- preprocessing options (shared by layers, predict, explain) ------------------------------- */
-typedef enum cli_channels { CLI_CH_AUTO = 0, CLI_CH_RGB, CLI_CH_BGR, CLI_CH_GRAY, CLI_CH_KEEP }
-    cli_channels;
+/* ---- preprocessing options (shared by layers, predict, explain) ----------------------------- */
+typedef enum cli_channels {
+  CLI_CH_AUTO = 0,
+  CLI_CH_RGB,
+  CLI_CH_BGR,
+  CLI_CH_GRAY,
+  CLI_CH_KEEP
+} cli_channels;
 
 #define CLI_MAX_CHANNELS 64
 
@@ -64,20 +69,30 @@ typedef struct cli_prep {
   int n_mean, n_std;
   double mean[CLI_MAX_CHANNELS], std[CLI_MAX_CHANNELS];
   cli_channels channels;
-  int layout;                    /* -1: the model's guess; else a segcam_layout */
-  int64_t size_h, size_w;        /* 0: not given */
-  int threads;                   /* 0: the runtime's default */
+  int layout;             /* -1: the model's guess; else a segcam_layout */
+  int64_t size_h, size_w; /* 0: not given */
+  int threads;            /* 0: the runtime's default */
+  int save_input;         /* write each model input as <stem>.input.npy */
 } cli_prep;
 
 /* Option ids 100..199 are the shared preprocessing ones. */
 enum {
-  CLI_OPT_SCALE = 100, CLI_OPT_MEAN, CLI_OPT_STD, CLI_OPT_CHANNELS, CLI_OPT_LAYOUT, CLI_OPT_SIZE,
-  CLI_OPT_THREADS
+  CLI_OPT_SCALE = 100,
+  CLI_OPT_MEAN,
+  CLI_OPT_STD,
+  CLI_OPT_CHANNELS,
+  CLI_OPT_LAYOUT,
+  CLI_OPT_SIZE,
+  CLI_OPT_THREADS,
+  CLI_OPT_SAVE_INPUT
 };
+/* clang-format off */
 #define CLI_PREP_OPTS                                                                              \
   {"--scale", 1, CLI_OPT_SCALE}, {"--mean", 1, CLI_OPT_MEAN}, {"--std", 1, CLI_OPT_STD},           \
-      {"--channels", 1, CLI_OPT_CHANNELS}, {"--layout", 1, CLI_OPT_LAYOUT},                        \
-      {"--size", 1, CLI_OPT_SIZE}, {"--threads", 1, CLI_OPT_THREADS}
+  {"--channels", 1, CLI_OPT_CHANNELS}, {"--layout", 1, CLI_OPT_LAYOUT},                            \
+  {"--size", 1, CLI_OPT_SIZE}, {"--threads", 1, CLI_OPT_THREADS},                                 \
+  {"--save-input", 0, CLI_OPT_SAVE_INPUT}
+/* clang-format on */
 
 void cli_prep_init(cli_prep *pp);
 /* Handles a shared option id; returns CLI_OK, or CLI_USAGE after printing the error. */
@@ -85,7 +100,7 @@ int cli_prep_option(cli_prep *pp, int id, const char *val, const char *cmd);
 const char *cli_channels_name(cli_channels c);
 void cli_set_threads(int n);
 
-/* ---- inputs ----------------------------------------------------------------------------------- */
+/* ---- inputs --------------------------------------------------------------------------------- */
 typedef struct cli_input_list {
   size_t n;
   char **paths;
@@ -99,13 +114,13 @@ void cli_inputs_free(cli_input_list *l);
 int cli_mkdir_p(const char *dir);
 char *cli_join(const char *dir, const char *name);
 
-/* ---- model + session + one image -------------------------------------------------------------- */
+/* ---- model + session + one image ------------------------------------------------------------ */
 typedef struct cli_model {
   segcam_model *model;
   segcam_input_info info;
   const char *path;
   segcam_session *ss;
-  int64_t ss_h, ss_w; /* size the current session was made for (-1: model's own) */
+  int64_t ss_h, ss_w;      /* size the current session was made for (-1: model's own) */
   unsigned session_serial; /* counts the sessions made, so callers see a new one */
 } cli_model;
 
@@ -125,9 +140,15 @@ typedef struct cli_image {
   double sec_load, sec_preprocess, sec_session, sec_forward;
 } cli_image;
 
+/* Whether the file starts with the .npy magic bytes. */
+int cli_is_npy(const char *path);
 /* Loads `path`, makes (or reuses) a session of the right size, preprocesses and runs the forward
- * pass. On failure the error has been printed. */
-int cli_run_image(cli_model *m, const cli_prep *pp, const char *path, cli_image *img);
+ * pass; writes the model input to `save_input` (a .npy path) unless it is NULL. On failure the
+ * error has been printed. */
+int cli_run_image(cli_model *m, const cli_prep *pp, const char *path, const char *save_input,
+                  cli_image *img);
+/* "<out>/<stem>.input.npy" (malloc'ed). */
+char *cli_input_npy_path(const char *out, const char *stem);
 void cli_image_free(cli_image *img);
 
 /* Nearest-neighbour index map from `n_out` destination samples to `n_in` sources
@@ -153,7 +174,7 @@ int cli_names_load(const char *path, cli_names *out);
 void cli_names_free(cli_names *n);
 const char *cli_name(const cli_names *n, int64_t k);
 
-/* ---- JSON reports (cli/report.c) -------------------------------------------------------------- */
+/* ---- JSON reports (cli/report.c) ------------------------------------------------------------ */
 struct cJSON;
 /* The fields every report starts with: version, command, model, input, preprocessing. */
 struct cJSON *cli_report_new(const char *command, const cli_model *m, const cli_prep *pp);

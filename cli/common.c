@@ -23,7 +23,7 @@
 
 #include "cli.h"
 
-/* ---- messages --------------------------------------------------------------------------------- */
+/* ---- messages ------------------------------------------------------------------------------- */
 
 /* Library messages are one line by contract; make sure of it, since scripts parse stderr. */
 static char last_error[2048];
@@ -40,7 +40,9 @@ static void put_line(const char *kind, const char *msg, const char *suffix) {
   fprintf(stderr, "%s\n", suffix ? suffix : "");
 }
 
-const char *cli_last_error(void) { return last_error; }
+const char *cli_last_error(void) {
+  return last_error;
+}
 
 int cli_error(const char *fmt, ...) {
   char buf[2048];
@@ -87,8 +89,10 @@ void cli_flush_warnings(const char *prefix, void (*sink)(void *ctx, const char *
       char line[1024];
       snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), w);
       char full[1200];
-      if (prefix) snprintf(full, sizeof full, "%s: %s", prefix, line);
-      else snprintf(full, sizeof full, "%s", line);
+      if (prefix)
+        snprintf(full, sizeof full, "%s: %s", prefix, line);
+      else
+        snprintf(full, sizeof full, "%s", line);
       put_line("warning", full, NULL);
       if (sink) sink(ctx, line);
     }
@@ -97,7 +101,7 @@ void cli_flush_warnings(const char *prefix, void (*sink)(void *ctx, const char *
   segcam_clear_warnings();
 }
 
-/* ---- option parsing --------------------------------------------------------------------------- */
+/* ---- option parsing ------------------------------------------------------------------------- */
 
 int cli_next(cli_parser *p, const cli_opt *opts, const char **val) {
   *val = NULL;
@@ -199,7 +203,7 @@ int cli_parse_doubles(const char *s, double *out, int max) {
   return n;
 }
 
-/* ---- preprocessing options -------------------------------------------------------------------- */
+/* ---- preprocessing options ------------------------------------------------------------------ */
 
 void cli_prep_init(cli_prep *pp) {
   memset(pp, 0, sizeof *pp);
@@ -241,22 +245,33 @@ int cli_prep_option(cli_prep *pp, int id, const char *val, const char *cmd) {
       if (pp->std[i] == 0) return cli_usage(cmd, "--std '%s': a standard deviation is 0", val);
     return CLI_OK;
   case CLI_OPT_CHANNELS:
-    if (strcmp(val, "rgb") == 0) pp->channels = CLI_CH_RGB;
-    else if (strcmp(val, "bgr") == 0) pp->channels = CLI_CH_BGR;
-    else if (strcmp(val, "gray") == 0 || strcmp(val, "grey") == 0) pp->channels = CLI_CH_GRAY;
-    else if (strcmp(val, "keep") == 0) pp->channels = CLI_CH_KEEP;
-    else return cli_usage(cmd, "--channels '%s': use rgb, bgr, gray or keep", val);
+    if (strcmp(val, "rgb") == 0)
+      pp->channels = CLI_CH_RGB;
+    else if (strcmp(val, "bgr") == 0)
+      pp->channels = CLI_CH_BGR;
+    else if (strcmp(val, "gray") == 0 || strcmp(val, "grey") == 0)
+      pp->channels = CLI_CH_GRAY;
+    else if (strcmp(val, "keep") == 0)
+      pp->channels = CLI_CH_KEEP;
+    else
+      return cli_usage(cmd, "--channels '%s': use rgb, bgr, gray or keep", val);
     return CLI_OK;
   case CLI_OPT_LAYOUT:
-    if (strcmp(val, "nchw") == 0 || strcmp(val, "NCHW") == 0) pp->layout = SEGCAM_LAYOUT_NCHW;
-    else if (strcmp(val, "nhwc") == 0 || strcmp(val, "NHWC") == 0) pp->layout = SEGCAM_LAYOUT_NHWC;
-    else return cli_usage(cmd, "--layout '%s': use nchw or nhwc", val);
+    if (strcmp(val, "nchw") == 0 || strcmp(val, "NCHW") == 0)
+      pp->layout = SEGCAM_LAYOUT_NCHW;
+    else if (strcmp(val, "nhwc") == 0 || strcmp(val, "NHWC") == 0)
+      pp->layout = SEGCAM_LAYOUT_NHWC;
+    else
+      return cli_usage(cmd, "--layout '%s': use nchw or nhwc", val);
     return CLI_OK;
   case CLI_OPT_SIZE:
     if (!cli_parse_size(val, &pp->size_h, &pp->size_w))
-      return cli_usage(cmd, "--size '%s': give HxW with each side from 1 to %d and at most %lld "
-                       "pixels", val, SC_IMAGE_MAX_SIDE, (long long)SC_IMAGE_MAX_PIXELS);
+      return cli_usage(cmd,
+                       "--size '%s': give HxW with each side from 1 to %d and at most %lld "
+                       "pixels",
+                       val, SC_IMAGE_MAX_SIDE, (long long)SC_IMAGE_MAX_PIXELS);
     return CLI_OK;
+  case CLI_OPT_SAVE_INPUT: pp->save_input = 1; return CLI_OK;
   case CLI_OPT_THREADS: {
     long n;
     if (!cli_parse_int(val, &n) || n < 1 || n > 1024)
@@ -277,7 +292,7 @@ void cli_set_threads(int n) {
   openblas_set_num_threads(n);
 }
 
-/* ---- inputs ----------------------------------------------------------------------------------- */
+/* ---- inputs --------------------------------------------------------------------------------- */
 
 static int has_input_ext(const char *name) {
   const char *dot = strrchr(name, '.');
@@ -351,8 +366,7 @@ int cli_inputs_collect(const char *const *args, size_t n_args, cli_input_list *o
   size_t cap = 0;
   for (size_t a = 0; a < n_args; a++) {
     struct stat st;
-    if (stat(args[a], &st) != 0)
-      return cli_error("%s: cannot open: %s", args[a], strerror(errno));
+    if (stat(args[a], &st) != 0) return cli_error("%s: cannot open: %s", args[a], strerror(errno));
     if (!S_ISDIR(st.st_mode)) {
       if (!push(out, &cap, dup_str(args[a]))) return cli_error("out of memory");
       continue;
@@ -433,12 +447,11 @@ int cli_mkdir_p(const char *dir) {
   }
   free(p);
   struct stat st;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return cli_error("%s: not a directory", dir);
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return cli_error("%s: not a directory", dir);
   return CLI_OK;
 }
 
-/* ---- class names ------------------------------------------------------------------------------ */
+/* ---- class names ---------------------------------------------------------------------------- */
 
 int cli_names_load(const char *path, cli_names *out) {
   memset(out, 0, sizeof *out);
@@ -487,7 +500,7 @@ const char *cli_name(const cli_names *n, int64_t k) {
   return n->names[k];
 }
 
-/* ---- small things ----------------------------------------------------------------------------- */
+/* ---- small things --------------------------------------------------------------------------- */
 
 double cli_now(void) {
   struct timespec ts;
@@ -495,7 +508,9 @@ double cli_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-const char *cli_layout_name(segcam_layout l) { return l == SEGCAM_LAYOUT_NHWC ? "NHWC" : "NCHW"; }
+const char *cli_layout_name(segcam_layout l) {
+  return l == SEGCAM_LAYOUT_NHWC ? "NHWC" : "NCHW";
+}
 
 const char *cli_output_kind_name(segcam_output_kind k) {
   switch (k) {

@@ -14,14 +14,14 @@
 #include "cli.h"
 
 typedef struct explain_opts {
-  const char *layer;          /* query for segcam_session_find_layer */
+  const char *layer; /* query for segcam_session_find_layer */
   int all_classes;
-  int64_t *classes;           /* parsed list (when !all_classes) */
+  int64_t *classes; /* parsed list (when !all_classes) */
   size_t n_classes;
   segcam_cam_options cam;
   int region_given;
   const char *mask_path;
-  sc_image mask;              /* --mask, as loaded */
+  sc_image mask; /* --mask, as loaded */
   sc_colormap cmap;
   float alpha;
   const char *method_name, *upsample_name, *normalize_name, *region_name;
@@ -54,12 +54,12 @@ static int parse_classes(const char *s, explain_opts *o) {
     char buf[32];
     long v;
     if (len == 0 || len >= sizeof buf)
-      return cli_usage("explain", "--class '%s': give an index, a comma-separated list or 'all'", s);
+      return cli_usage("explain", "--class '%s': give an index, a comma-separated list or 'all'",
+                       s);
     memcpy(buf, c, len);
     buf[len] = '\0';
     if (!cli_parse_int(buf, &v) || v < 0)
-      return cli_usage("explain", "--class '%s': '%s' is not a class index (0, 1, 2, ...)", s,
-                       buf);
+      return cli_usage("explain", "--class '%s': '%s' is not a class index (0, 1, 2, ...)", s, buf);
     int dup = 0;
     for (size_t i = 0; i < o->n_classes; i++) dup |= o->classes[i] == v;
     if (!dup) o->classes[o->n_classes++] = v;
@@ -69,8 +69,7 @@ static int parse_classes(const char *s, explain_opts *o) {
   return CLI_OK;
 }
 
-static int parse_enum(const char *opt, const char *val, const char *const *names, int n,
-                      int *out) {
+static int parse_enum(const char *opt, const char *val, const char *const *names, int n, int *out) {
   for (int i = 0; i < n; i++)
     if (strcmp(val, names[i]) == 0) return *out = i, CLI_OK;
   char list[256];
@@ -94,8 +93,8 @@ static int check_session(cli_model *m, explain_opts *eo, size_t *layer, segcam_l
     char sh[128];
     cli_dims_str(sh, sizeof sh, L->shape, L->ndim);
     return cli_error("%s: layer '%s' (%s, output %s) has no spatial axes; choose a convolutional "
-                     "feature map (see: segcam layers %s)", m->path, L->name, L->type, sh,
-                     m->path);
+                     "feature map (see: segcam layers %s)",
+                     m->path, L->name, L->type, sh, m->path);
   }
   segcam_output o;
   if (segcam_session_output(m->ss, &o)) return cli_lib_error();
@@ -110,11 +109,11 @@ static int check_session(cli_model *m, explain_opts *eo, size_t *layer, segcam_l
   }
   for (size_t i = 0; i < eo->n_classes; i++)
     if (eo->classes[i] >= K)
-      return cli_error("%s: class %lld is out of range: the model has %lld output class%s "
-                       "(0..%lld)%s", m->path, (long long)eo->classes[i], (long long)K,
-                       K == 1 ? "" : "es", (long long)(K - 1),
-                       o.kind == SEGCAM_OUTPUT_BINARY ? "; a single-channel output has class 0"
-                                                      : "");
+      return cli_error(
+          "%s: class %lld is out of range: the model has %lld output class%s "
+          "(0..%lld)%s",
+          m->path, (long long)eo->classes[i], (long long)K, K == 1 ? "" : "es", (long long)(K - 1),
+          o.kind == SEGCAM_OUTPUT_BINARY ? "; a single-channel output has class 0" : "");
   if (!*classes) {
     *classes = calloc(eo->n_classes, sizeof **classes);
     if (!*classes) return cli_error("out of memory");
@@ -201,6 +200,29 @@ static uint8_t *mask_at(const sc_image *mk, int64_t oh, int64_t ow) {
   return r;
 }
 
+/* --mask: a PNG/JPEG, or a .npy array [H,W], [H,W,1] or [1,H,W] (read as a 1-channel image). */
+static int load_mask(const char *path, sc_image *out) {
+  if (!cli_is_npy(path)) return sc_image_load(path, out) ? cli_lib_error() : CLI_OK;
+  sc_npy a;
+  if (sc_npy_read(path, &a)) return cli_lib_error();
+  int64_t h = -1, w = -1;
+  if (a.ndim == 2)
+    h = a.shape[0], w = a.shape[1];
+  else if (a.ndim == 3 && a.shape[2] == 1)
+    h = a.shape[0], w = a.shape[1];
+  else if (a.ndim == 3 && a.shape[0] == 1)
+    h = a.shape[1], w = a.shape[2];
+  if (h <= 0 || w <= 0) {
+    char sh[160];
+    cli_dims_str(sh, sizeof sh, a.shape, a.ndim);
+    sc_npy_free(&a);
+    return cli_error("%s: a mask array must be [H,W], [H,W,1] or [1,H,W], not %s", path, sh);
+  }
+  out->h = h, out->w = w, out->c = 1;
+  out->data = a.data; /* ownership moves to the image (both are malloc'ed float arrays) */
+  return CLI_OK;
+}
+
 /* Fraction of the (normalised) map's sum inside the region, the region being taken on the model
  * output grid and mapped to the map's pixels by nearest neighbour.  -1 when undefined. */
 static double energy_in_region(const segcam_cam *cam, const segcam_output *o,
@@ -273,32 +295,43 @@ static int explain_image(cli_model *m, explain_opts *eo, const cli_image *img, s
     int64_t k = cam->class_index;
     const char *nm = cli_name(names, k);
     cJSON_AddNumberToObject(e, "index", (double)k);
-    if (nm) cJSON_AddStringToObject(e, "name", nm);
-    else cJSON_AddNullToObject(e, "name");
+    if (nm)
+      cJSON_AddStringToObject(e, "name", nm);
+    else
+      cJSON_AddNullToObject(e, "name");
     cJSON_AddNumberToObject(e, "region_pixels", (double)cam->region_pixels);
     cJSON_AddNumberToObject(e, "score", cam->score);
     cJSON_AddNumberToObject(e, "raw_min", cam->raw_min);
     cJSON_AddNumberToObject(e, "raw_max", cam->raw_max);
-    cJSON_AddItemToObject(e, "low_res_shape", cli_json_dims(&cam->low_h, 2));
+    const int64_t low[2] = {cam->low_h, cam->low_w};
+    cJSON_AddItemToObject(e, "low_res_shape", cli_json_dims(low, 2));
     double sum = 0;
     int64_t n = cam->height * cam->width;
     for (int64_t i = 0; i < n; i++) sum += cam->map[i];
     cJSON_AddNumberToObject(e, "map_mean", n ? sum / (double)n : 0);
     double en = energy_in_region(cam, &o, eo, labels, mask);
-    if (en >= 0) cJSON_AddNumberToObject(e, "energy_in_region", en);
-    else cJSON_AddNullToObject(e, "energy_in_region");
+    if (en >= 0)
+      cJSON_AddNumberToObject(e, "energy_in_region", en);
+    else
+      cJSON_AddNullToObject(e, "energy_in_region");
     cJSON_AddNumberToObject(e, "seconds_backward", cam->seconds_backward);
     cJSON *files = cJSON_AddObjectToObject(e, "files");
     cJSON *warn = cJSON_AddArrayToObject(e, "warnings");
     if (cam->region_pixels == 0)
-      cJSON_AddItemToArray(warn, cJSON_CreateString("empty region: no pixel is predicted as this "
-                                                    "class; the map is all zeros"));
+      cJSON_AddItemToArray(
+          warn, cJSON_CreateString(opt.region == SEGCAM_REGION_MASK
+                                       ? "empty region: the mask selects no output pixel; the "
+                                         "map is all zeros"
+                                       : "empty region: no pixel is predicted as this class; "
+                                         "the map is all zeros"));
     rc = write_class(out_dir, stem, img, cam, eo, files);
     if (rc) break;
     printf("%s: class %lld", img->path, (long long)k);
     if (nm) printf(" (%s)", nm);
-    if (o.kind == SEGCAM_OUTPUT_CLASSIFIER) printf(": score %.5g", cam->score);
-    else printf(": region %lld px, score %.5g", (long long)cam->region_pixels, cam->score);
+    if (o.kind == SEGCAM_OUTPUT_CLASSIFIER)
+      printf(": score %.5g", cam->score);
+    else
+      printf(": region %lld px, score %.5g", (long long)cam->region_pixels, cam->score);
     if (en >= 0) printf(", energy in region %.3f", en);
     printf(" -> %s/%s.class%lld.*\n", out_dir, stem, (long long)k);
   }
@@ -334,17 +367,40 @@ static void layer_json(cJSON *root, const char *query, size_t index, const segca
 
 int cli_cmd_explain(int argc, char **argv) {
   enum {
-    O_HELP = 1, O_MODEL, O_IMAGE, O_OUT, O_NAMES, O_CLASS, O_LAYER, O_METHOD, O_REGION, O_MASK,
-    O_PROB, O_UPSAMPLE, O_NORMALIZE, O_COLORMAP, O_ALPHA
+    O_HELP = 1,
+    O_MODEL,
+    O_IMAGE,
+    O_OUT,
+    O_NAMES,
+    O_CLASS,
+    O_LAYER,
+    O_METHOD,
+    O_REGION,
+    O_MASK,
+    O_PROB,
+    O_UPSAMPLE,
+    O_NORMALIZE,
+    O_COLORMAP,
+    O_ALPHA
   };
-  static const cli_opt opts[] = {
-      {"--help", 0, O_HELP},         {"-h", 0, O_HELP},           {"--model", 1, O_MODEL},
-      {"--image", 1, O_IMAGE},       {"--out", 1, O_OUT},         {"--class-names", 1, O_NAMES},
-      {"--class", 1, O_CLASS},       {"--layer", 1, O_LAYER},     {"--method", 1, O_METHOD},
-      {"--region", 1, O_REGION},     {"--mask", 1, O_MASK},       {"--probabilities", 0, O_PROB},
-      {"--upsample", 1, O_UPSAMPLE}, {"--normalize", 1, O_NORMALIZE},
-      {"--colormap", 1, O_COLORMAP}, {"--alpha", 1, O_ALPHA},     CLI_PREP_OPTS,
-      {NULL, 0, 0}};
+  static const cli_opt opts[] = {{"--help", 0, O_HELP},
+                                 {"-h", 0, O_HELP},
+                                 {"--model", 1, O_MODEL},
+                                 {"--image", 1, O_IMAGE},
+                                 {"--out", 1, O_OUT},
+                                 {"--class-names", 1, O_NAMES},
+                                 {"--class", 1, O_CLASS},
+                                 {"--layer", 1, O_LAYER},
+                                 {"--method", 1, O_METHOD},
+                                 {"--region", 1, O_REGION},
+                                 {"--mask", 1, O_MASK},
+                                 {"--probabilities", 0, O_PROB},
+                                 {"--upsample", 1, O_UPSAMPLE},
+                                 {"--normalize", 1, O_NORMALIZE},
+                                 {"--colormap", 1, O_COLORMAP},
+                                 {"--alpha", 1, O_ALPHA},
+                                 CLI_PREP_OPTS,
+                                 {NULL, 0, 0}};
   static const char *const method_names[] = {"gradcam",  "hirescam", "gradcam-elementwise",
                                              "xgradcam", "layercam", "gradcam++"};
   static const char *const region_names[] = {"predicted", "all"};
@@ -410,8 +466,10 @@ int cli_cmd_explain(int argc, char **argv) {
       break;
     case O_COLORMAP: {
       int c = sc_colormap_from_name(v);
-      if (c < 0) rc = cli_usage(cmd, "--colormap '%s': use jet, turbo, viridis, inferno or gray", v);
-      else eo.cmap = (sc_colormap)c;
+      if (c < 0)
+        rc = cli_usage(cmd, "--colormap '%s': use jet, turbo, viridis, inferno or gray", v);
+      else
+        eo.cmap = (sc_colormap)c;
       break;
     }
     case O_ALPHA: {
@@ -419,7 +477,8 @@ int cli_cmd_explain(int argc, char **argv) {
       if (!cli_parse_double(v, &a) || a < 0 || a > 1)
         rc = cli_usage(cmd, "--alpha '%s': give a number from 0 (heatmap only) to 1 (image only)",
                        v);
-      else eo.alpha = (float)a;
+      else
+        eo.alpha = (float)a;
       break;
     }
     case CLI_ARG_POSITIONAL: rc = cli_usage(cmd, "unexpected argument '%s'", v); break;
@@ -428,8 +487,9 @@ int cli_cmd_explain(int argc, char **argv) {
   }
   if (!rc && !model) rc = cli_usage(cmd, "no --model given");
   if (!rc && !n_images) rc = cli_usage(cmd, "no --image given");
-  if (!rc && !class_arg) rc = cli_usage(cmd, "no --class given (an index, a list such as 0,2, "
-                                        "or all)");
+  if (!rc && !class_arg)
+    rc = cli_usage(cmd, "no --class given (an index, a list such as 0,2, "
+                        "or all)");
   if (!rc && !out) rc = cli_usage(cmd, "no --out directory given");
   if (!rc && eo.mask_path && eo.region_given)
     rc = cli_usage(cmd, "--mask and --region exclude each other (--mask sets the region)");
@@ -452,7 +512,7 @@ int cli_cmd_explain(int argc, char **argv) {
   unsigned checked_serial = 0;
   rc = cli_inputs_collect(images, n_images, &inputs);
   if (!rc && names_path) rc = cli_names_load(names_path, &names);
-  if (!rc && eo.mask_path && sc_image_load(eo.mask_path, &eo.mask)) rc = cli_lib_error();
+  if (!rc && eo.mask_path) rc = load_mask(eo.mask_path, &eo.mask);
   if (!rc) rc = cli_model_open(&m, model, &pp);
   if (!rc) rc = cli_mkdir_p(out);
   if (!rc && !(root = cli_report_new(cmd, &m, &pp))) rc = cli_error("out of memory");
@@ -478,8 +538,12 @@ int cli_cmd_explain(int argc, char **argv) {
     double t0 = cli_now();
     segcam_clear_warnings();
     cli_image img;
+    memset(&img, 0, sizeof img);
     cJSON *jwarn = cJSON_CreateArray();
-    int r = cli_run_image(&m, &pp, inputs.paths[i], &img);
+    char *save = pp.save_input ? cli_input_npy_path(out, inputs.stems[i]) : NULL;
+    int r = pp.save_input && !save ? cli_error("out of memory")
+                                   : cli_run_image(&m, &pp, inputs.paths[i], save, &img);
+    free(save);
     if (!r && m.session_serial != checked_serial) {
       segcam_layer L;
       rc = check_session(&m, &eo, &layer, &L, &classes, &n_classes);
@@ -500,7 +564,8 @@ int cli_cmd_explain(int argc, char **argv) {
                                   cli_final_activation_name(o.final_activation));
           if (eo.cam.use_probabilities && o.final_activation == 0)
             cli_note("%s: the model ends in no softmax/sigmoid; --probabilities scores its raw "
-                     "output", m.path);
+                     "output",
+                     m.path);
         }
         layer_reported = 1;
       }
@@ -521,15 +586,17 @@ int cli_cmd_explain(int argc, char **argv) {
     cJSON_AddItemToArray(jimages, jimg);
     cli_image_free(&img);
   }
-  if (root) cJSON_AddItemToObject(root, "images", jimages);
-  else cJSON_Delete(jimages);
+  if (root)
+    cJSON_AddItemToObject(root, "images", jimages);
+  else
+    cJSON_Delete(jimages);
   if (root && !rc) {
     char *path = cli_join(out, "summary.json");
     rc = path ? cli_report_write(root, path) : cli_error("out of memory");
     free(path);
   }
   if (!rc && failed) {
-    if (inputs.n > 1) cli_error("%d of %zu inputs failed", failed, inputs.n);
+    if (inputs.n > 1) cli_note("%d of %zu inputs failed", failed, inputs.n);
     rc = CLI_FAIL;
   }
   cJSON_Delete(root);

@@ -68,7 +68,7 @@ static int input_axes(const segcam_input_info *info, in_axes *ax) {
   return 0;
 }
 
-/* The session for an input of h x w (-1: the model's own size); reused when the size is the same. */
+/* The session for an input of h x w (-1: the model's own size); reused while the size stays. */
 static int ensure_session(cli_model *m, int64_t h, int64_t w, cli_image *img) {
   if (m->ss && m->ss_h == h && m->ss_w == w) return CLI_OK;
   segcam_session_free(m->ss);
@@ -84,28 +84,29 @@ static int ensure_session(cli_model *m, int64_t h, int64_t w, cli_image *img) {
   return CLI_OK;
 }
 
-/* ---- images ----------------------------------------------------------------------------------- */
+/* ---- images --------------------------------------------------------------------------------- */
 
 static const char *channels_desc(int64_t c) {
   return c == 1 ? "gray" : c == 2 ? "gray+alpha" : c == 3 ? "RGB" : c == 4 ? "RGBA" : "?";
 }
 
-/* Luminance as in ITU-R BT.601 (what PIL's convert("L") and OpenCV's COLOR_RGB2GRAY use). */
-static float luma(const float *px, int64_t c) {
+/* Luminance as in ITU-R BT.601 (what PIL's convert("L") and OpenCV's COLOR_RGB2GRAY use), in
+ * double so that an unresized image gives the float32 a float64 NumPy pipeline gives. */
+static double luma(const float *px, int64_t c) {
   if (c < 3) return px[0];
-  return 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2];
+  return 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2];
 }
 
 /* Maps the image's channels to the model's C channels (at the image's size). */
 static int map_channels(const cli_model *m, const cli_prep *pp, const char *path,
-                        const sc_image *im, int64_t C, float **out) {
+                        const sc_image *im, int64_t C, double **out) {
   cli_channels mode = pp->channels;
   if (mode == CLI_CH_AUTO) mode = C == 1 ? CLI_CH_GRAY : C == 3 ? CLI_CH_RGB : CLI_CH_KEEP;
   const char *iname = m->info.name ? m->info.name : "?";
   if ((mode == CLI_CH_GRAY && C != 1 && C != 3) ||
       ((mode == CLI_CH_RGB || mode == CLI_CH_BGR) && C != 3))
-    return cli_error("%s: --channels %s gives %d channel%s but input '%s' of %s needs %lld",
-                     path, cli_channels_name(mode), mode == CLI_CH_GRAY ? 1 : 3,
+    return cli_error("%s: --channels %s gives %d channel%s but input '%s' of %s needs %lld", path,
+                     cli_channels_name(mode), mode == CLI_CH_GRAY ? 1 : 3,
                      mode == CLI_CH_GRAY ? "" : "s", iname, m->path, (long long)C);
   if (mode == CLI_CH_KEEP && im->c != C)
     return cli_error("%s: the image has %lld channels (%s) but input '%s' of %s needs %lld "
@@ -113,21 +114,21 @@ static int map_channels(const cli_model *m, const cli_prep *pp, const char *path
                      path, (long long)im->c, channels_desc(im->c), iname, m->path, (long long)C,
                      pp->channels == CLI_CH_AUTO ? "keep, the default for this model" : "keep");
   int64_t n = im->h * im->w;
-  float *d = malloc((size_t)(n * C) * sizeof *d);
+  double *d = malloc((size_t)(n * C) * sizeof *d);
   if (!d) return cli_error("%s: out of memory", path);
   const int64_t c = im->c;
   for (int64_t i = 0; i < n; i++) {
     const float *s = im->data + i * c;
-    float *t = d + i * C;
+    double *t = d + i * C;
     switch (mode) {
     case CLI_CH_GRAY: {
-      float y = luma(s, c);
+      double y = luma(s, c);
       for (int64_t k = 0; k < C; k++) t[k] = y;
       break;
     }
     case CLI_CH_RGB:
     case CLI_CH_BGR: {
-      float rgb[3];
+      double rgb[3];
       for (int k = 0; k < 3; k++) rgb[k] = c >= 3 ? s[k] : s[0]; /* gray is replicated */
       for (int k = 0; k < 3; k++) t[k] = mode == CLI_CH_RGB ? rgb[k] : rgb[2 - k];
       break;
@@ -146,8 +147,8 @@ static int check_norm_counts(const cli_model *m, const cli_prep *pp, int64_t C) 
     return cli_error("%s: --mean has %d values but input '%s' has %lld channels", m->path,
                      pp->n_mean, m->info.name, (long long)C);
   if (pp->n_std > 1 && pp->n_std != C)
-    return cli_error("%s: --std has %d values but input '%s' has %lld channels", m->path,
-                     pp->n_std, m->info.name, (long long)C);
+    return cli_error("%s: --std has %d values but input '%s' has %lld channels", m->path, pp->n_std,
+                     m->info.name, (long long)C);
   return CLI_OK;
 }
 
@@ -158,7 +159,19 @@ static int64_t round32(int64_t x) {
   return r < 32 ? 32 : r;
 }
 
-static int run_picture(cli_model *m, const cli_prep *pp, const char *path, cli_image *img) {
+/* Writes the model input (--save-input) and runs it. */
+static int run_input(cli_model *m, const char *save_input, const float *x, size_t n,
+                     cli_image *img) {
+  if (save_input && sc_npy_write_f32(save_input, x, img->in_dims, img->n_in))
+    return cli_lib_error();
+  double t0 = cli_now();
+  segcam_status st = segcam_session_run(m->ss, x, n);
+  img->sec_forward = cli_now() - t0;
+  return st ? cli_lib_error() : CLI_OK;
+}
+
+static int run_picture(cli_model *m, const cli_prep *pp, const char *path, const char *save_input,
+                       cli_image *img) {
   in_axes ax;
   char dims[128];
   cli_dims_str(dims, sizeof dims, m->info.dims, m->info.ndim);
@@ -179,9 +192,10 @@ static int run_picture(cli_model *m, const cli_prep *pp, const char *path, cli_i
   int64_t h = pp->size_h > 0 ? pp->size_h : mh > 0 ? mh : round32(img->h);
   int64_t w = pp->size_w > 0 ? pp->size_w : mw > 0 ? mw : round32(img->w);
   if ((mh <= 0 || mw <= 0) && !pp->size_h && (h != img->h || w != img->w))
-    cli_note("%s: %lldx%lld image resized to %lldx%lld for the dynamic input of %s (multiples "
-             "of 32; set --size HxW to choose)", path, (long long)img->h, (long long)img->w,
-             (long long)h, (long long)w, m->path);
+    cli_note(
+        "%s: %lldx%lld (HxW) image resized to %lldx%lld for the dynamic input of %s (multiples "
+        "of 32; set --size HxW to choose)",
+        path, (long long)img->h, (long long)img->w, (long long)h, (long long)w, m->path);
   if (ensure_session(m, h, w, img)) return CLI_FAIL;
   if (segcam_session_input_shape(m->ss, &img->n_in, img->in_dims)) return cli_lib_error();
   img->in_h = img->in_dims[ax.h], img->in_w = img->in_dims[ax.w];
@@ -189,45 +203,47 @@ static int run_picture(cli_model *m, const cli_prep *pp, const char *path, cli_i
   if (check_norm_counts(m, pp, C)) return CLI_FAIL;
 
   t0 = cli_now();
-  float *mapped = NULL;
+  double *mapped = NULL;
   if (map_channels(m, pp, path, &img->display, C, &mapped)) return CLI_FAIL;
   int64_t H = img->in_h, W = img->in_w;
-  float *sized = mapped;
+  float *sized = NULL; /* the resized image, when the sizes differ (the resize works in float) */
   if (H != img->h || W != img->w) {
+    float *f = malloc((size_t)(img->h * img->w * C) * sizeof *f);
     sized = malloc((size_t)(H * W * C) * sizeof *sized);
-    if (!sized) {
+    if (!f || !sized) {
+      free(f);
+      free(sized);
       free(mapped);
       return cli_error("%s: out of memory", path);
     }
-    sc_resize_bilinear_hwc(mapped, img->h, img->w, C, sized, H, W);
-    free(mapped);
+    for (int64_t i = 0; i < img->h * img->w * C; i++) f[i] = (float)mapped[i];
+    sc_resize_bilinear_hwc(f, img->h, img->w, C, sized, H, W);
+    free(f);
   }
   size_t n = (size_t)(H * W * C);
   float *x = malloc(n * sizeof *x);
   if (!x) {
     free(sized);
+    free(mapped);
     return cli_error("%s: out of memory", path);
   }
   int nchw = ax.rank == 4 && m->info.layout == SEGCAM_LAYOUT_NCHW;
   for (int64_t i = 0; i < H * W; i++)
     for (int64_t k = 0; k < C; k++) {
-      double v = (double)sized[i * C + k] * pp->scale;
+      double v = (sized ? (double)sized[i * C + k] : mapped[i * C + k]) * pp->scale;
       if (pp->n_mean) v -= pp->mean[pp->n_mean == 1 ? 0 : k];
       if (pp->n_std) v /= pp->std[pp->n_std == 1 ? 0 : k];
       x[nchw ? k * H * W + i : i * C + k] = (float)v;
     }
   free(sized);
+  free(mapped);
   img->sec_preprocess = cli_now() - t0;
-
-  t0 = cli_now();
-  segcam_status st = segcam_session_run(m->ss, x, n);
+  int rc = run_input(m, save_input, x, n, img);
   free(x);
-  if (st) return cli_lib_error();
-  img->sec_forward = cli_now() - t0;
-  return CLI_OK;
+  return rc;
 }
 
-/* ---- .npy arrays ------------------------------------------------------------------------------ */
+/* ---- .npy arrays ---------------------------------------------------------------------------- */
 
 /* A picture to draw overlays on: the first three channels (or the first one), each min-max scaled
  * over the whole array to [0,255]. `a` is HWC or CHW as `chw` says. */
@@ -255,7 +271,8 @@ static void shape_str(char *buf, size_t cap, const sc_npy *a) {
   cli_dims_str(buf, cap, a->shape, a->ndim);
 }
 
-static int run_npy(cli_model *m, const cli_prep *pp, const char *path, cli_image *img) {
+static int run_npy(cli_model *m, const cli_prep *pp, const char *path, const char *save_input,
+                   cli_image *img) {
   (void)pp;
   sc_npy a;
   double t0 = cli_now();
@@ -274,14 +291,21 @@ static int run_npy(cli_model *m, const cli_prep *pp, const char *path, cli_image
   const int64_t *s = a.shape;
   if (is_image && ax.rank == 4 && C > 0) {
     int nchw = m->info.layout == SEGCAM_LAYOUT_NCHW;
-    if (a.ndim == 4 && s[0] == 1 && nchw && s[1] == C) H = s[2], W = s[3], chw = 1;
-    else if (a.ndim == 4 && s[0] == 1 && !nchw && s[3] == C) H = s[1], W = s[2];
-    else if (a.ndim == 3 && nchw && s[0] == C) H = s[1], W = s[2], chw = 1;
-    else if (a.ndim == 3 && s[2] == C) H = s[0], W = s[1], transpose = nchw;
-    else if (a.ndim == 2 && C == 1) H = s[0], W = s[1];
+    if (a.ndim == 4 && s[0] == 1 && nchw && s[1] == C)
+      H = s[2], W = s[3], chw = 1;
+    else if (a.ndim == 4 && s[0] == 1 && !nchw && s[3] == C)
+      H = s[1], W = s[2];
+    else if (a.ndim == 3 && nchw && s[0] == C)
+      H = s[1], W = s[2], chw = 1;
+    else if (a.ndim == 3 && s[2] == C)
+      H = s[0], W = s[1], transpose = nchw;
+    else if (a.ndim == 2 && C == 1)
+      H = s[0], W = s[1];
   } else if (is_image && ax.rank == 3) {
-    if (a.ndim == 3 && s[0] == 1) H = s[1], W = s[2];
-    else if (a.ndim == 2) H = s[0], W = s[1];
+    if (a.ndim == 3 && s[0] == 1)
+      H = s[1], W = s[2];
+    else if (a.ndim == 2)
+      H = s[0], W = s[1];
   }
   int64_t mh = is_image ? m->info.dims[ax.h] : -1, mw = is_image ? m->info.dims[ax.w] : -1;
   if (H > 0 && W > 0 && ((mh > 0 && mh != H) || (mw > 0 && mw != W))) H = W = -1;
@@ -329,11 +353,9 @@ static int run_npy(cli_model *m, const cli_prep *pp, const char *path, cli_image
         size_t n = 1;
         for (int i = 0; i < a.ndim; i++) n *= (size_t)s[i];
         img->h = img->w = img->in_h = img->in_w = 1;
-        t0 = cli_now();
-        segcam_status st = segcam_session_run(m->ss, a.data, n);
-        img->sec_forward = cli_now() - t0;
+        int rc = run_input(m, save_input, a.data, n, img);
         sc_npy_free(&a);
-        return st ? cli_lib_error() : CLI_OK;
+        return rc;
       }
     }
     sc_npy_free(&a);
@@ -371,16 +393,14 @@ static int run_npy(cli_model *m, const cli_prep *pp, const char *path, cli_image
     return cli_error("%s: out of memory", path);
   }
   img->sec_preprocess = cli_now() - t0;
-  t0 = cli_now();
-  segcam_status st = segcam_session_run(m->ss, x, n);
-  img->sec_forward = cli_now() - t0;
+  int rc = run_input(m, save_input, x, n, img);
   if (x != a.data) free(x);
   sc_npy_free(&a);
-  return st ? cli_lib_error() : CLI_OK;
+  return rc;
 }
 
 /* .npy by its magic bytes, so a renamed file is still read as what it is. */
-static int is_npy_file(const char *path) {
+int cli_is_npy(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return 0;
   unsigned char b[6];
@@ -389,11 +409,23 @@ static int is_npy_file(const char *path) {
   return n == 6 && memcmp(b, "\x93NUMPY", 6) == 0;
 }
 
-int cli_run_image(cli_model *m, const cli_prep *pp, const char *path, cli_image *img) {
+char *cli_input_npy_path(const char *out, const char *stem) {
+  size_t n = strlen(stem) + 16;
+  char *name = malloc(n);
+  if (!name) return NULL;
+  snprintf(name, n, "%s.input.npy", stem);
+  char *p = cli_join(out, name);
+  free(name);
+  return p;
+}
+
+int cli_run_image(cli_model *m, const cli_prep *pp, const char *path, const char *save_input,
+                  cli_image *img) {
   memset(img, 0, sizeof *img);
   img->path = path;
   FILE *f = fopen(path, "rb");
   if (!f) return cli_error("%s: cannot open: %s", path, strerror(errno));
   fclose(f);
-  return is_npy_file(path) ? run_npy(m, pp, path, img) : run_picture(m, pp, path, img);
+  return cli_is_npy(path) ? run_npy(m, pp, path, save_input, img)
+                          : run_picture(m, pp, path, save_input, img);
 }

@@ -35,7 +35,8 @@ cJSON *cli_report_new(const char *command, const cli_model *m, const cli_prep *p
     ch = m->info.channels == 1 ? CLI_CH_GRAY : m->info.channels == 3 ? CLI_CH_RGB : CLI_CH_KEEP;
   cJSON_AddStringToObject(p, "channels", cli_channels_name(ch));
   cJSON_AddBoolToObject(p, "channels_from_model", pp->channels == CLI_CH_AUTO);
-  cJSON_AddStringToObject(p, "formula", "(x * scale - mean) / std, x in 0..255; .npy inputs are "
+  cJSON_AddStringToObject(p, "formula",
+                          "(x * scale - mean) / std, x in 0..255; .npy inputs are "
                           "used as they are");
   cJSON_AddNumberToObject(p, "scale", pp->scale);
   cJSON *mean = cJSON_AddArrayToObject(p, "mean");

@@ -26,32 +26,35 @@ static const char HELP_MAIN[] =
     "  Models: ONNX (.onnx), Keras (.h5, .keras); the format is read from the file's content.\n"
     "  Exit status: 0 success, 1 an error (one line on stderr), 2 a usage error.\n";
 
-#define HELP_PREP                                                                                  \
-  "preprocessing (images; a .npy input is used as it is, see below):\n"                            \
-  "  --channels MODE      rgb | bgr | gray | keep. Default from the model's input channels:\n"     \
-  "                       1 -> gray (0.299R+0.587G+0.114B), 3 -> rgb, other -> keep (the\n"        \
-  "                       image's own channels, which must then equal the model's)\n"              \
-  "  --scale S            multiply pixel values (0..255) by S; default 0.00392156862745098 (1/255)\n" \
-  "  --mean M[,M...]      subtract, per channel, after scaling: (x*scale - mean) / std\n"          \
-  "  --std S[,S...]       divide, per channel, after subtracting the mean (default: none)\n"       \
-  "  --layout nchw|nhwc   the input's layout when the guess is wrong (ambiguous shapes)\n"         \
-  "  --size HxW           input size for models with a dynamic height/width. Default: the\n"       \
-  "                       image size rounded to the nearest multiple of 32 (at least 32), since\n"  \
-  "                       U-Nets need sizes divisible by 2^levels. Images are resized to the\n"    \
-  "                       input size (bilinear, half-pixel centres); maps and masks are written\n" \
-  "                       at the original image size.\n"                                           \
-  "  --threads N          worker threads (default: all cores)\n"                                   \
-  "\n"                                                                                             \
-  "inputs:\n"                                                                                      \
-  "  --image may be a PNG or JPEG (gray, gray+alpha, RGB, RGBA; 8 or 16 bit), a NumPy .npy\n"      \
-  "  array, or a directory (every .png/.jpg/.jpeg/.npy in it, sorted by name; outputs are named\n" \
-  "  by each file's stem; a failing file is reported and the others continue; the exit status\n"  \
-  "  is 1 if any failed). --image may be given several times.\n"                                  \
-  "  A .npy array (float32/float64/uint8/...) is the model input as it is: no resize, no\n"       \
-  "  scaling. Shapes: the model's layout with or without the batch ([1,C,H,W] or [C,H,W] for\n"   \
-  "  NCHW, [1,H,W,C] or [H,W,C] for NHWC), HxWxC (transposed when the model is NCHW), or HxW for\n" \
-  "  1-channel models. Its H and W set the input size of a dynamic model and must equal a fixed\n" \
-  "  one.\n"
+static const char HELP_PREP[] =
+    "preprocessing (images; a .npy input is used as it is, see below):\n"
+    "  --channels MODE      rgb | bgr | gray | keep. Default from the model's input channels:\n"
+    "                       1 -> gray (0.299R+0.587G+0.114B), 3 -> rgb, other -> keep (the\n"
+    "                       image's own channels, which must then equal the model's)\n"
+    "  --scale S            multiply pixel values (0..255) by S (default 0.00392156862745098,\n"
+    "                       i.e. 1/255)\n"
+    "  --mean M[,M...]      subtract, per channel, after scaling: (x*scale - mean) / std\n"
+    "  --std S[,S...]       divide, per channel, after subtracting the mean (default: none)\n"
+    "  --layout nchw|nhwc   the input's layout when the guess is wrong (ambiguous shapes)\n"
+    "  --size HxW           input size for models with a dynamic height/width. Default: the\n"
+    "                       image size rounded to the nearest multiple of 32 (at least 32), since\n"
+    "                       U-Nets need sizes divisible by 2^levels. Images are resized to the\n"
+    "                       input size (bilinear, half-pixel centres); maps and masks are written\n"
+    "                       at the original image size.\n"
+    "  --threads N          worker threads (default: all cores)\n"
+    "  --save-input         also write each model input as <stem>.input.npy (float32, the\n"
+    "                       model's layout with batch 1) to compare preprocessing with others\n"
+    "\n"
+    "inputs:\n"
+    "  --image may be a PNG or JPEG (gray, gray+alpha, RGB, RGBA; 8 or 16 bit), a NumPy .npy\n"
+    "  array, or a directory (every .png/.jpg/.jpeg/.npy in it, sorted by name; outputs are named\n"
+    "  by each file's stem; a failing file is reported and the others continue; the exit status\n"
+    "  is 1 if any failed). --image may be given several times.\n"
+    "  A .npy array (float32/float64/uint8/...) is the model input as it is: no resize, no\n"
+    "  scaling. Shapes: the model's layout with or without the batch ([1,C,H,W] or [C,H,W]\n"
+    "  for NCHW, [1,H,W,C] or [H,W,C] for NHWC), HxWxC (transposed when the model is NCHW),\n"
+    "  or HxW for 1-channel models. Its H and W set the input size of a dynamic model and\n"
+    "  must equal a fixed one.\n";
 
 static const char HELP_LAYERS[] =
     "usage: segcam layers MODEL [--size HxW] [--layout nchw|nhwc]\n"
@@ -88,7 +91,7 @@ static const char HELP_PREDICT[] =
     "  --out DIR            output directory\n"
     "  --class-names FILE   one class name per line (for printing and predict.json)\n"
     "  -h, --help           this help\n"
-    "\n" HELP_PREP;
+    "\n";
 
 static const char HELP_EXPLAIN[] =
     "usage: segcam explain --model MODEL --image IMAGE|DIR --class K|K1,K2|all --out DIR "
@@ -114,8 +117,8 @@ static const char HELP_EXPLAIN[] =
     "  --method M           gradcam | hirescam | gradcam-elementwise | xgradcam | layercam |\n"
     "                       gradcam++ (default gradcam)\n"
     "  --region R           predicted (pixels predicted as the class; default) | all\n"
-    "  --mask FILE.png      region = the nonzero pixels of this image (resized, nearest, to the\n"
-    "                       model output size)\n"
+    "  --mask FILE          region = the nonzero pixels of this PNG/JPEG or .npy [H,W] array\n"
+    "                       (resized, nearest, to the model output size)\n"
     "  --probabilities      score on the probabilities instead of the logits (before a final\n"
     "                       softmax/sigmoid)\n"
     "  --upsample U         bilinear | bicubic | nearest (default bilinear)\n"
@@ -125,17 +128,21 @@ static const char HELP_EXPLAIN[] =
     "  --alpha A            overlay = (1-A)*colormap + A*image, 0..1 (default 0.5)\n"
     "  --class-names FILE   one class name per line (used in summary.json and printed output)\n"
     "  -h, --help           this help\n"
-    "\n" HELP_PREP;
+    "\n";
 
 int cli_help(const char *cmd) {
   if (!cmd) return fputs(HELP_MAIN, stdout), CLI_OK;
   if (strcmp(cmd, "layers") == 0) return fputs(HELP_LAYERS, stdout), CLI_OK;
-  if (strcmp(cmd, "predict") == 0) return fputs(HELP_PREDICT, stdout), CLI_OK;
-  if (strcmp(cmd, "explain") == 0) return fputs(HELP_EXPLAIN, stdout), CLI_OK;
+  /* the preprocessing part is shared, and kept apart: C11 promises string literals of 4095 bytes */
+  if (strcmp(cmd, "predict") == 0 || strcmp(cmd, "explain") == 0) {
+    fputs(cmd[0] == 'p' ? HELP_PREDICT : HELP_EXPLAIN, stdout);
+    fputs(HELP_PREP, stdout);
+    return CLI_OK;
+  }
   return cli_usage(NULL, "unknown command '%s'", cmd);
 }
 
-/* ---- layers ----------------------------------------------------------------------------------- */
+/* ---- layers --------------------------------------------------------------------------------- */
 
 static void roles_str(unsigned r, char *buf, size_t cap) {
   static const struct {
@@ -155,8 +162,11 @@ static void roles_str(unsigned r, char *buf, size_t cap) {
 
 int cli_cmd_layers(int argc, char **argv) {
   enum { O_HELP = 1, O_MODEL };
-  static const cli_opt opts[] = {{"--help", 0, O_HELP}, {"-h", 0, O_HELP},
-                                 {"--model", 1, O_MODEL}, CLI_PREP_OPTS, {NULL, 0, 0}};
+  static const cli_opt opts[] = {{"--help", 0, O_HELP},
+                                 {"-h", 0, O_HELP},
+                                 {"--model", 1, O_MODEL},
+                                 CLI_PREP_OPTS,
+                                 {NULL, 0, 0}};
   cli_parser p = {argc, argv, 0, "layers"};
   cli_prep pp;
   cli_prep_init(&pp);
@@ -185,8 +195,10 @@ int cli_cmd_layers(int argc, char **argv) {
   if (in->ndim >= 3) {
     int hi = in->ndim == 3 ? 1 : (in->layout == SEGCAM_LAYOUT_NCHW ? 2 : 1);
     dyn = in->dims[hi] <= 0 || in->dims[hi + 1] <= 0;
-    if (pp.size_h) h = pp.size_h, w = pp.size_w;
-    else if (dyn) h = w = 256;
+    if (pp.size_h)
+      h = pp.size_h, w = pp.size_w;
+    else if (dyn)
+      h = w = 256;
   }
   segcam_session *ss = NULL;
   if (segcam_session_create(m.model, h, w, &ss)) {
@@ -204,7 +216,8 @@ int cli_cmd_layers(int argc, char **argv) {
          used);
   if (dyn && !pp.size_h)
     cli_note("%s: the input height/width are dynamic; shapes are shown for 256x256 (use --size "
-             "HxW)", model);
+             "HxW)",
+             model);
 
   size_t n = segcam_session_num_layers(ss);
   int name_w = 4, type_w = 4, shape_w = 12;
@@ -253,7 +266,7 @@ int cli_cmd_layers(int argc, char **argv) {
   return CLI_OK;
 }
 
-/* ---- main ------------------------------------------------------------------------------------- */
+/* ---- main ----------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
   if (argc < 2) {

@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "core/error.h"
+#include "ops/ops.h"
 
 /* Where the class axis of a 4-D output is: outputs whose spatial size equals the input's
  * settle it; otherwise follow the input layout. */
@@ -171,9 +172,18 @@ segcam_status segcam_session_layer(const segcam_session *ss, size_t i, segcam_la
   out->ndim = t->shape.ndim;
   for (int d = 0; d < t->shape.ndim; d++) out->shape[d] = t->shape.d[d];
   out->roles = ss->roles[i];
-  for (int k = 0; k < n->n_in; k++)
-    if (n->in[k] >= 0 && g->values[n->in[k]].cdata && g->values[n->in[k]].dtype == SC_F32)
-      out->params += sc_shape_numel(&g->values[n->in[k]].shape);
+  /* weights of this node and of the unnamed helper nodes a loader put before it for the same
+   * layer (a Keras Conv2D with an activation is a conv node + an activation node) */
+  for (int ni = ss->layer_node[i]; ni >= 0; ni--) {
+    const sc_node *m = &g->nodes[ni];
+    if (ni != ss->layer_node[i] && m->name) break;
+    int weighted = m->op == SC_OP_CONV || m->op == SC_OP_CONV_TRANSPOSE || m->op == SC_OP_GEMM ||
+                   m->op == SC_OP_MATMUL || m->op == SC_OP_BATCHNORM || m->op == SC_OP_LAYERNORM ||
+                   m->op == SC_OP_PRELU;
+    for (int k = 0; weighted && k < m->n_in; k++)
+      if (m->in[k] >= 0 && g->values[m->in[k]].cdata && g->values[m->in[k]].dtype == SC_F32)
+        out->params += sc_shape_numel(&g->values[m->in[k]].shape);
+  }
   return SEGCAM_OK;
 }
 
