@@ -1238,17 +1238,28 @@ static void test_bad_files(void) {
     CHECK(failures_named, "a corrupt-file error did not name the file");
     free(real);
   }
-  /* Other formats: a ZIP that is not Keras, Keras files (not supported yet). */
+  /* Other formats: a ZIP that is not Keras; Keras files go to the Keras loaders by content. */
   expect_fail(model_path("neg_torch_zip_as_h5.h5"), SEGCAM_E_FORMAT, "ZIP", "not a Keras");
-  expect_fail(model_path("k231_mnist_cnn.h5"), SEGCAM_E_UNSUPPORTED, "Keras", NULL);
-  expect_fail(model_path("k38_unet.keras"), SEGCAM_E_UNSUPPORTED, "Keras", ".keras");
+  {
+    const char *kf[2] = {"k231_mnist_cnn.h5", "k38_unet.keras"};
+    const char *fmt[2] = {"keras-h5", "keras-zip"};
+    for (int i = 0; i < 2; i++) {
+      sc_graph g;
+      segcam_status st = sc_load_model(model_path(kf[i]), &g);
+      CHECK(st == SEGCAM_OK, "%s: %s", kf[i], segcam_last_error());
+      if (st == SEGCAM_OK) {
+        CHECK(strcmp(g.format, fmt[i]) == 0, "%s detected as %s", kf[i], g.format);
+        sc_graph_free(&g);
+      }
+    }
+  }
   const uint8_t zip_empty[22] = {'P', 'K', 5, 6};
   write_file(tmp_path("empty.zip"), zip_empty, sizeof zip_empty);
   expect_fail(tmp_path("empty.zip"), SEGCAM_E_FORMAT, "ZIP", NULL);
   uint8_t hdf[1024] = {0};
   memcpy(hdf + 512, "\x89HDF\r\n\x1a\n", 8); /* HDF5 signature after a 512-byte user block */
   write_file(tmp_path("userblock.h5"), hdf, sizeof hdf);
-  expect_fail(tmp_path("userblock.h5"), SEGCAM_E_UNSUPPORTED, "Keras", NULL);
+  expect_fail(tmp_path("userblock.h5"), SEGCAM_E_FORMAT, "userblock.h5", NULL);
   /* the small data files */
   expect_fail(data_path("unsupported_op.onnx"), SEGCAM_E_UNSUPPORTED,
               "node 'Foo_3' (NonMaxSuppression)", "unsupported op type");

@@ -171,6 +171,11 @@ segcam_status segcam_session_layer(const segcam_session *ss, size_t i, segcam_la
   out->type = n->type;
   out->ndim = t->shape.ndim;
   for (int d = 0; d < t->shape.ndim; d++) out->shape[d] = t->shape.d[d];
+  if (n->user_nhwc && t->shape.ndim == 4) { /* shown as the framework shows it (Keras NHWC) */
+    out->shape[1] = t->shape.d[2];
+    out->shape[2] = t->shape.d[3];
+    out->shape[3] = t->shape.d[1];
+  }
   out->roles = ss->roles[i];
   /* weights of this node and of the unnamed helper nodes a loader put before it for the same
    * layer (a Keras Conv2D with an activation is a conv node + an activation node) */

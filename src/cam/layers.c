@@ -78,6 +78,11 @@ void sc_assign_roles(segcam_session *ss) {
     while (consumers(g, g->nodes[cur].out[0], &nxt) == 1 && finishes_block(&g->nodes[nxt]) &&
            nxt != final_act)
       cur = nxt, end = layer_of[cur] >= 0 ? cur : end;
+    /* an unnamed node is a helper of the layer that follows it (a Keras Conv2D with a fused
+     * activation is a conv node + the named activation node): the layer's output is that one */
+    while (layer_of[end] < 0 && !g->nodes[end].name &&
+           consumers(g, g->nodes[end].out[0], &nxt) == 1)
+      end = nxt;
     if (layer_of[end] < 0) continue;
     int l = layer_of[end];
     ss->roles[l] |= SEGCAM_ROLE_CANDIDATE;

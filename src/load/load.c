@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "core/error.h"
+#include "load/keras.h"
 
 /* An open model file and its size, shared by the probes and loaders. */
 typedef struct sc_probe_file {
@@ -57,9 +58,7 @@ static int probe_hdf5(const sc_probe_file *pf) {
 }
 
 static segcam_status load_keras_h5(const sc_probe_file *pf, sc_graph *g) {
-  (void)g;
-  return sc_error(SEGCAM_E_UNSUPPORTED, "%s: Keras models are not supported yet (HDF5 .h5 file)",
-                  pf->path);
+  return sc_keras_h5_load(pf->path, g);
 }
 
 /* ---- ZIP (Keras 3 .keras) ----------------------------------------------------------------- */
@@ -139,11 +138,8 @@ static zip_summary zip_summarize(const sc_probe_file *pf) {
 }
 
 static segcam_status load_keras_zip(const sc_probe_file *pf, sc_graph *g) {
-  (void)g;
   zip_summary s = zip_summarize(pf);
-  if (s.has_config)
-    return sc_error(SEGCAM_E_UNSUPPORTED,
-                    "%s: Keras models are not supported yet (Keras 3 .keras archive)", pf->path);
+  if (s.has_config) return sc_keras_zip_load(pf->path, g);
   if (s.has_pickle)
     return sc_error(SEGCAM_E_FORMAT,
                     "%s: a ZIP archive holding a pickled PyTorch checkpoint (torch.save), not a "
