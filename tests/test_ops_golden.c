@@ -80,7 +80,7 @@ static int compare(const char *what, const sc_shape *shape, const float *got, co
 }
 
 static void run_case(const char *dir, const char *name, int n_in, double atol, double rtol) {
-  char path[2048], what[256];
+  char path[2048], what[320];
   sc_graph g;
   memset(&g, 0, sizeof g);
   sc_session *s = NULL;
