@@ -1598,8 +1598,26 @@ static segcam_status same_rank(kx *x, kcall *c) {
   return SEGCAM_OK;
 }
 
+/* Concatenation of n values along `axis`.  A node takes at most SC_MAX_IO inputs, so a longer
+ * list becomes a chain (the running result first, then the next inputs), which is the same
+ * concatenation. */
+static int emit_concat(kx *x, const int *in, int n, int axis) {
+  int v = -1;
+  for (int i = 0; i < n;) {
+    int part[SC_MAX_IO], k = 0;
+    if (v >= 0) part[k++] = v;
+    while (k < SC_MAX_IO && i < n) part[k++] = in[i++];
+    sc_concat_params *p = NEWP(sc_concat_params);
+    if (!p) return -1;
+    p->axis = axis;
+    v = emit(x, SC_OP_CONCAT, part, k, p);
+    if (v < 0) return -1;
+  }
+  return v;
+}
+
 static segcam_status h_concat(kx *x, klayer *L, kcall *c, kt *out) {
-  SC_TRY(need_inputs(x, c, 1, SC_MAX_IO));
+  SC_TRY(need_inputs(x, c, 1, KMAX_IN));
   SC_TRY(same_rank(x, c));
   int r = c->in[0]->rank, nchw = r == 4 && (pick_nchw(c->in, c->n_in) || x->channels_last);
   int a = map_axis(r, (int)jnum(L->cfg, "axis", -1), nchw), in[KMAX_IN];
@@ -1608,10 +1626,7 @@ static segcam_status h_concat(kx *x, klayer *L, kcall *c, kt *out) {
     in[i] = kt_form(x, c->in[i], nchw);
     TRYV(in[i]);
   }
-  sc_concat_params *p = NEWP(sc_concat_params);
-  if (!p) return SEGCAM_E_NOMEM;
-  p->axis = a;
-  int v = emit(x, SC_OP_CONCAT, in, c->n_in, p);
+  int v = emit_concat(x, in, c->n_in, a);
   TRYV(v);
   set_out(out, v, nchw, r);
   return SEGCAM_OK;
@@ -1919,8 +1934,6 @@ static segcam_status h_tfop(kx *x, klayer *L, kcall *c, kt *out) {
   }
   if (streq(fn, "concat")) {
     kcall cc = *c;
-    if (c->n_in > SC_MAX_IO)
-      return lerr(x, SEGCAM_E_UNSUPPORTED, "concat of more than %d tensors", SC_MAX_IO);
     for (int i = 0; i < c->n_in; i++)
       if (!c->in[i]) return lerr(x, SEGCAM_E_UNSUPPORTED, "concat of a constant");
     SC_TRY(same_rank(x, &cc));
@@ -1931,10 +1944,7 @@ static segcam_status h_tfop(kx *x, klayer *L, kcall *c, kt *out) {
       in[i] = kt_form(x, c->in[i], nchw);
       TRYV(in[i]);
     }
-    sc_concat_params *p = NEWP(sc_concat_params);
-    if (!p) return SEGCAM_E_NOMEM;
-    p->axis = a;
-    int v = emit(x, SC_OP_CONCAT, in, c->n_in, p);
+    int v = emit_concat(x, in, c->n_in, a);
     TRYV(v);
     set_out(out, v, nchw, r);
     return SEGCAM_OK;
