@@ -99,9 +99,25 @@ segcam_status segcam_explain(segcam_session *ss, size_t layer, const int64_t *cl
   int kind, fa = sc_session_final_activation(ss->s, &kind);
   /* the logits share the output's coordinates when the activation produces the output itself */
   const float *score_src = o->data;
-  if (use_logits && fa >= 0 && g->nodes[fa].out[0] == ss->out_value &&
-      sc_session_is_kept(ss->s, g->nodes[fa].in[0]))
-    score_src = sc_session_tensor(ss->s, g->nodes[fa].in[0])->data;
+  /* S on the logits: the activation's input may sit behind Transpose/Reshape nodes (a Keras
+   * model's NCHW -> NHWC output transpose), so S = <seed mapped back to the logits, logits>,
+   * the mapped seed being the reverse pass's gradient at the logits (activation skipped). */
+  int lv = -1, n_t = 1, tv[2] = {av, -1};
+  float *glog = NULL;
+  if (!st && use_logits && fa >= 0) {
+    lv = g->nodes[fa].in[0];
+    if (!sc_session_is_kept(ss->s, lv)) {
+      st = sc_session_keep(ss->s, &lv, 1);
+      if (!st) st = sc_rerun(ss);
+      at = sc_session_tensor(ss->s, av);
+    }
+    if (!st && lv != av) {
+      glog = sc_calloc_n((size_t)sc_shape_numel(&sc_session_tensor(ss->s, lv)->shape),
+                         sizeof *glog);
+      if (!glog) st = SEGCAM_E_NOMEM;
+      tv[1] = lv, n_t = 2;
+    }
+  }
   float glo = FLT_MAX, ghi = -FLT_MAX;
   for (size_t c = 0; !st && c < n_classes; c++) {
     segcam_cam *cam = &cams[c];
@@ -141,9 +157,18 @@ segcam_status segcam_explain(segcam_session *ss, size_t layer, const int64_t *cl
       continue;
     }
     double t0 = now_s();
-    st = sc_session_backward(ss->s, seed, 1, &av, &grad, use_logits);
+    float *gbufs[2] = {grad, glog};
+    st = sc_session_backward(ss->s, seed, n_t, tv, gbufs, use_logits);
     cam->seconds_backward = now_s() - t0;
     if (st) break;
+    if (lv >= 0) {
+      const sc_tensor *lt = sc_session_tensor(ss->s, lv);
+      const float *gl = lv == av ? grad : glog;
+      double sl = 0;
+      const float *ld = lt->data;
+      for (int64_t e = 0; e < sc_shape_numel(&lt->shape); e++) sl += (double)gl[e] * ld[e];
+      cam->score = sl;
+    }
     st = sc_cam_method(opt.method, at->data, grad, AK, Z, cam->low_map);
     if (!st) st = sc_cam_resample(cam->low_map, h, w, cam->map, H, W, opt.resample);
     if (st) break;
@@ -167,6 +192,7 @@ segcam_status segcam_explain(segcam_session *ss, size_t layer, const int64_t *cl
       if (cams[c].region_pixels) sc_cam_normalize(cams[c].map, H * W, SEGCAM_NORM_MINMAX, glo, ghi);
   free(seed);
   free(grad);
+  free(glog);
   free(labels);
   if (st)
     for (size_t c = 0; c < n_classes; c++) segcam_cam_release(&cams[c]);
