@@ -3,29 +3,34 @@
  * Both ops are one computation seen from two sides.  A Conv slides windows over its input X and
  * writes its output Y on the window grid; ConvTranspose slides the same windows over its OUTPUT
  * and reads its input on the grid.  So each op resolves one plan (image side, grid side, kernel,
- * strides, pads) and uses two drivers:
- *   win_apply      grid[m] += sum W_g[m, (c,r,s)] * image(window)   = A . im2col(image)
- *   win_apply_t    image   += col2im(A^T . grid)                     (its adjoint)
+ * strides, pads) at infer and uses two drivers:
+ *   win_apply      grid  (+)= A . im2col(image)      (A = the weights of one group)
+ *   win_apply_t    image  += col2im(A^T . grid)      (its adjoint)
  * Conv forward = win_apply, Conv backward (dX) = win_apply_t; ConvTranspose swaps them.
  *
- * Each driver has three paths: 1x1 stride-1 unpadded windows (im2col is the identity, one sgemm
- * per image and group), one image channel per group with several groups (depthwise: direct loops,
- * a GEMM with one inner dimension would be mostly overhead), and im2col/col2im + cblas_sgemm in
- * chunks of grid rows whose column buffer comes from the session scratch (bounded by
- * COL_CHUNK_BYTES).  Only data gradients are computed: a gradient request for W or B (a weight
- * that is not constant) is refused rather than silently dropped.  3-D convolutions are not
- * supported. */
+ * Paths: 1x1 stride-1 unpadded windows (im2col is the identity: one sgemm per image and group);
+ * one image channel per group with several groups (depthwise: direct loops, since a product with
+ * one inner dimension would be mostly overhead); otherwise im2col + sgemm in chunks of grid rows,
+ * with column buffers in the session scratch (chunk_rows).  The adjoint with stride 1 is itself a
+ * window sum with the kernel flipped (flipped()), so it runs like a forward, without col2im.
+ * Threads: OpenMP only; OpenBLAS runs one thread per call (im2col.h says why).
+ *
+ * Only data gradients are computed: a gradient request for W or B (weights that are not
+ * constant) is refused rather than silently dropped.  3-D convolutions are not supported. */
 #include <cblas.h>
 #include <limits.h>
+#include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "ops/im2col.h"
 #include "ops/ops.h"
 
-/* Upper bound of one im2col chunk: large enough that each sgemm has thousands of columns, small
- * enough to stay in the last-level cache between the im2col write and the sgemm read. */
-#define COL_CHUNK_BYTES ((int64_t)6 << 20)
+/* Column-buffer budgets of the GEMM path (chunk_rows). */
+#define COL_CHUNK_BYTES ((int64_t)1 << 20)
+/* Per-thread chunks narrower than this many grid columns make thin, weight-bound products. */
+#define MIN_THREAD_COLS 256
+#define WHOLE_CHUNK_BYTES ((int64_t)16 << 20)
 /* Bounds that keep every size product below 2^62 (hostile attributes are errors, not UB). */
 #define DIM_MAX ((int64_t)1 << 30)
 #define ATTR_MAX ((int64_t)1 << 20)
@@ -40,13 +45,21 @@ typedef struct conv_plan {
   int64_t k;    /* output channels = bias length */
   sc_win2d win; /* per group: the image is X (Conv) or Y (ConvTranspose) */
   int64_t rows; /* grid rows per im2col chunk (PATH_GEMM) */
+  int64_t nt;   /* threads the scratch holds column buffers for (PATH_GEMM) */
   int64_t path;
+  int64_t flip;           /* stride 1: the adjoint runs as a flipped window sum (see flipped()) */
+  int64_t rows_t;         /* grid rows per chunk of that flipped window sum */
+  int64_t whole, whole_t; /* chunks one after the other, each product split (chunk_rows) */
 } conv_plan;
 
 _Static_assert(sizeof(conv_plan) <= sizeof(((sc_node_state *)0)->i), "conv_plan fits the state");
 
-static void plan_save(sc_opctx *c, const conv_plan *p) { memcpy(c->state->i, p, sizeof *p); }
-static void plan_load(const sc_opctx *c, conv_plan *p) { memcpy(p, c->state->i, sizeof *p); }
+static void plan_save(sc_opctx *c, const conv_plan *p) {
+  memcpy(c->state->i, p, sizeof *p);
+}
+static void plan_load(const sc_opctx *c, conv_plan *p) {
+  memcpy(p, c->state->i, sizeof *p);
+}
 
 /* a*b, or -1 when either is negative or the product exceeds ELEMS_MAX. */
 static int64_t mul_capped(int64_t a, int64_t b) {
@@ -79,8 +92,7 @@ typedef struct conv_attrs {
 } conv_attrs;
 
 static segcam_status read_attrs(sc_opctx *c, const sc_tensor *w, conv_attrs *a) {
-  static const sc_conv_params defaults = {{0, 0}, {1, 1}, {1, 1}, {0, 0, 0, 0}, 1,
-                                          SC_PAD_EXPLICIT, {0, 0}, {0, 0}};
+  static const sc_conv_params defaults = {.stride = {1, 1}, .dilation = {1, 1}, .group = 1};
   const sc_conv_params *p = c->node->params ? c->node->params : &defaults;
   a->r = w->shape.d[2];
   a->s = w->shape.d[3];
@@ -103,8 +115,8 @@ static segcam_status read_attrs(sc_opctx *c, const sc_tensor *w, conv_attrs *a) 
   for (int i = 0; i < 4; i++) {
     a->pads[i] = p->pads[i];
     if (a->pads[i] < 0 || a->pads[i] > ATTR_MAX)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "invalid pads [%d,%d,%d,%d]", p->pads[0],
-                           p->pads[1], p->pads[2], p->pads[3]);
+      return sc_node_error(c, SEGCAM_E_SHAPE, "invalid pads [%d,%d,%d,%d]", p->pads[0], p->pads[1],
+                           p->pads[2], p->pads[3]);
   }
   a->auto_pad = p->auto_pad;
   if (a->auto_pad < SC_PAD_EXPLICIT || a->auto_pad > SC_PAD_VALID)
@@ -121,19 +133,80 @@ static segcam_status check_bias(sc_opctx *c, int64_t k) {
   return SEGCAM_OK;
 }
 
-/* Picks the path and the chunking; sets the output shape and the scratch size. */
+/* How the GEMM path cuts the grid into chunks of rows.  Large grids: each thread takes whole
+ * chunks, with its own column buffer of about COL_CHUNK_BYTES (in its core's L2 when sgemm reads
+ * it); at least 2*nt chunks per image, so that both phases of win_apply_t keep every thread busy;
+ * and chunks at least as tall as the kernel's reach (rows*sh >= keff-1), so that chunks two apart
+ * never touch one image row.  Small grids (deep layers: few columns, large weight matrices) would
+ * give each thread a thin sgemm that rereads all the weights; there the chunks (up to
+ * WHOLE_CHUNK_BYTES, usually the whole grid) are taken one after the other and each product is
+ * split across threads by sc_sgemm ('whole' mode).  Returns the scratch bytes, or -1 if absurd. */
+static int64_t chunk_rows(const sc_win2d *g, int64_t nt, int64_t *rows_out, int64_t *whole) {
+  int64_t row_bytes = mul_capped(mul_capped(mul_capped(mul_capped(g->ic, g->r), g->s), g->gw), 4);
+  if (row_bytes < 1) return -1;
+  int64_t rows, keff = (g->r - 1) * g->dh + 1;
+  *whole = nt == 1 || g->gh * g->gw < MIN_THREAD_COLS * 2 * nt;
+  if (*whole) {
+    rows = WHOLE_CHUNK_BYTES / row_bytes;
+    rows = rows < 1 ? 1 : rows > g->gh ? g->gh : rows;
+    *rows_out = rows;
+    return mul_capped(rows, row_bytes);
+  }
+  rows = COL_CHUNK_BYTES / row_bytes;
+  if (rows < 1) rows = 1;
+  int64_t nck = (g->gh + rows - 1) / rows;
+  nck = (nck + 2 * nt - 1) / (2 * nt) * (2 * nt);
+  rows = (g->gh + nck - 1) / nck;
+  if (rows * g->sh < keff - 1) rows = (keff - 1 + g->sh - 1) / g->sh;
+  if (rows > g->gh) rows = g->gh;
+  *rows_out = rows;
+  return mul_capped(mul_capped(rows, row_bytes), nt);
+}
+
+/* Stride 1: the adjoint of the window sum is itself a window sum over the grid side with the
+ * kernel flipped and the channel roles swapped (a 'full' correlation):
+ *   image[c, h, w] += sum_{j,r,s} A[j, c, R-1-r, S-1-s] grid[j, h - pt' + r*dh, w - pl' + s*dw]
+ * with pt' = (R-1)*dh - pt.  It runs as im2col + sgemm with an inner dimension of M*R*S instead
+ * of M, and needs no col2im. */
+static sc_win2d flipped(const conv_plan *p) {
+  const sc_win2d *g = &p->win;
+  sc_win2d f = {.ic = p->m,
+                .ih = g->gh,
+                .iw = g->gw,
+                .gh = g->ih,
+                .gw = g->iw,
+                .r = g->r,
+                .s = g->s,
+                .sh = 1,
+                .sw = 1,
+                .dh = g->dh,
+                .dw = g->dw,
+                .pt = (g->r - 1) * g->dh - g->pt,
+                .pl = (g->s - 1) * g->dw - g->pl};
+  return f;
+}
+
+/* Bytes of the flipped weights at the start of the scratch (64-byte multiple). */
+static int64_t flip_weight_bytes(const conv_plan *p) {
+  return (p->groups * p->m * p->win.ic * p->win.r * p->win.s * 4 + 63) / 64 * 64;
+}
+
+/* Picks the paths and the chunking; sets the output shape and the scratch size. */
 static segcam_status finish_plan(sc_opctx *c, conv_plan *p, int64_t oc, int64_t oh, int64_t ow) {
   const sc_win2d *g = &p->win;
   int64_t numel = mul_capped(mul_capped(mul_capped(p->n, oc), oh), ow);
   int64_t crs = mul_capped(mul_capped(g->ic, g->r), g->s);
-  int64_t row_bytes = mul_capped(mul_capped(crs, g->gw), (int64_t)sizeof(float));
-  if (numel < 0 || row_bytes < 0)
+  int64_t crs_t = mul_capped(mul_capped(p->m, g->r), g->s);
+  if (numel < 0 || crs < 0 || crs_t < 0)
     return sc_node_error(c, SEGCAM_E_NOMEM, "absurd output or im2col size");
   /* BLAS dimensions are int */
-  if (crs > INT_MAX || g->gh * g->gw > INT_MAX || g->ih * g->iw > INT_MAX || p->m > INT_MAX)
+  if (crs > INT_MAX || crs_t > INT_MAX || g->gh * g->gw > INT_MAX || g->ih * g->iw > INT_MAX ||
+      p->m > INT_MAX || g->ic > INT_MAX)
     return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "convolution too large for 32-bit BLAS");
   c->scratch_size = 0;
-  p->rows = 0;
+  p->rows = p->rows_t = p->flip = p->whole = p->whole_t = 0;
+  p->nt = omp_get_max_threads();
+  p->nt = p->nt < 1 ? 1 : p->nt > 64 ? 64 : p->nt;
   if (g->r == 1 && g->s == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
       g->gh == g->ih && g->gw == g->iw) {
     p->path = PATH_1X1;
@@ -141,10 +214,16 @@ static segcam_status finish_plan(sc_opctx *c, conv_plan *p, int64_t oc, int64_t 
     p->path = PATH_DIRECT;
   } else {
     p->path = PATH_GEMM;
-    p->rows = COL_CHUNK_BYTES / row_bytes;
-    if (p->rows < 1) p->rows = 1;
-    if (p->rows > g->gh) p->rows = g->gh;
-    c->scratch_size = (size_t)(p->rows * row_bytes);
+    int64_t bytes = chunk_rows(g, p->nt, &p->rows, &p->whole);
+    if (g->sh == 1 && g->sw == 1) {
+      p->flip = 1;
+      sc_win2d f = flipped(p);
+      int64_t bt = chunk_rows(&f, p->nt, &p->rows_t, &p->whole_t);
+      bt = bt < 0 ? -1 : mul_capped(1, bt + flip_weight_bytes(p));
+      bytes = bytes < 0 || bt < 0 ? -1 : bytes > bt ? bytes : bt;
+    }
+    if (bytes < 0) return sc_node_error(c, SEGCAM_E_NOMEM, "absurd im2col buffer size");
+    c->scratch_size = (size_t)bytes;
   }
   sc_tensor *y = c->out[0];
   y->dtype = SC_F32;
@@ -158,8 +237,8 @@ static segcam_status finish_plan(sc_opctx *c, conv_plan *p, int64_t oc, int64_t 
 }
 
 /* Conv output size along one axis (ONNX Conv; 'SAME' as TF, FORMATS_AND_NUMERICS.md 4.1). */
-static segcam_status conv_dim(sc_opctx *c, const conv_attrs *a, int ax, int64_t in,
-                              int64_t *out, int64_t *pad_begin) {
+static segcam_status conv_dim(sc_opctx *c, const conv_attrs *a, int ax, int64_t in, int64_t *out,
+                              int64_t *pad_begin) {
   int64_t k = ax ? a->s : a->r, st = a->stride[ax], keff = (k - 1) * a->dil[ax] + 1;
   int64_t pb = a->pads[ax], pe = a->pads[ax + 2];
   if (a->auto_pad == SC_PAD_SAME_UPPER || a->auto_pad == SC_PAD_SAME_LOWER) {
@@ -172,11 +251,12 @@ static segcam_status conv_dim(sc_opctx *c, const conv_attrs *a, int ax, int64_t 
   }
   if (a->auto_pad == SC_PAD_VALID) pb = pe = 0;
   if (in + pb + pe < keff)
-    return sc_node_error(c, SEGCAM_E_SHAPE,
-                         "kernel extent %lld (kernel %lld, dilation %lld) is larger than the padded "
-                         "input %lld along %s",
-                         (long long)keff, (long long)k, (long long)a->dil[ax],
-                         (long long)(in + pb + pe), ax ? "W" : "H");
+    return sc_node_error(
+        c, SEGCAM_E_SHAPE,
+        "kernel extent %lld (kernel %lld, dilation %lld) is larger than the padded "
+        "input %lld along %s",
+        (long long)keff, (long long)k, (long long)a->dil[ax], (long long)(in + pb + pe),
+        ax ? "W" : "H");
   *out = (in + pb + pe - keff) / st + 1;
   *pad_begin = pb;
   return SEGCAM_OK;
@@ -207,9 +287,19 @@ static segcam_status conv_infer(sc_opctx *c) {
   SC_TRY(conv_dim(c, &a, 0, x->shape.d[2], &oh, &pt));
   SC_TRY(conv_dim(c, &a, 1, x->shape.d[3], &ow, &pl));
   conv_plan p = {.n = n, .groups = a.group, .m = k / a.group, .k = k};
-  p.win = (sc_win2d){.ic = ch / a.group, .ih = x->shape.d[2], .iw = x->shape.d[3], .gh = oh,
-                     .gw = ow, .r = a.r, .s = a.s, .sh = a.stride[0], .sw = a.stride[1],
-                     .dh = a.dil[0], .dw = a.dil[1], .pt = pt, .pl = pl};
+  p.win = (sc_win2d){.ic = ch / a.group,
+                     .ih = x->shape.d[2],
+                     .iw = x->shape.d[3],
+                     .gh = oh,
+                     .gw = ow,
+                     .r = a.r,
+                     .s = a.s,
+                     .sh = a.stride[0],
+                     .sw = a.stride[1],
+                     .dh = a.dil[0],
+                     .dw = a.dil[1],
+                     .pt = pt,
+                     .pl = pl};
   return finish_plan(c, &p, k, oh, ow);
 }
 
@@ -218,8 +308,8 @@ static segcam_status conv_infer(sc_opctx *c) {
  * (an output larger than the full result); C division then truncates toward zero, which for
  * SAME_UPPER keeps pad_begin = 0 as TF's Conv2DBackpropInput does (its forward padding is
  * clamped at 0, 4.2). */
-static segcam_status convt_dim(sc_opctx *c, const conv_attrs *a, int ax, int64_t in,
-                               int64_t *out, int64_t *pad_begin) {
+static segcam_status convt_dim(sc_opctx *c, const conv_attrs *a, int ax, int64_t in, int64_t *out,
+                               int64_t *pad_begin) {
   int64_t k = ax ? a->s : a->r, st = a->stride[ax], d = a->dil[ax], op = a->opad[ax];
   int64_t keff = (k - 1) * d + 1, full = st * (in - 1) + op + keff;
   if (op >= st && op >= d)
@@ -269,128 +359,25 @@ static segcam_status convt_infer(sc_opctx *c) {
   SC_TRY(convt_dim(c, &a, 0, x->shape.d[2], &oh, &pt));
   SC_TRY(convt_dim(c, &a, 1, x->shape.d[3], &ow, &pl));
   conv_plan p = {.n = n, .groups = a.group, .m = ch / a.group, .k = kg * a.group};
-  p.win = (sc_win2d){.ic = kg, .ih = oh, .iw = ow, .gh = x->shape.d[2], .gw = x->shape.d[3],
-                     .r = a.r, .s = a.s, .sh = a.stride[0], .sw = a.stride[1], .dh = a.dil[0],
-                     .dw = a.dil[1], .pt = pt, .pl = pl};
+  p.win = (sc_win2d){.ic = kg,
+                     .ih = oh,
+                     .iw = ow,
+                     .gh = x->shape.d[2],
+                     .gw = x->shape.d[3],
+                     .r = a.r,
+                     .s = a.s,
+                     .sh = a.stride[0],
+                     .sw = a.stride[1],
+                     .dh = a.dil[0],
+                     .dw = a.dil[1],
+                     .pt = pt,
+                     .pl = pl};
   return finish_plan(c, &p, p.k, oh, ow);
 }
 
 /* ---- drivers -------------------------------------------------------------------------------- */
 
-/* grid[n,g] += A_g . im2col(image[n,g]) for every image n and group g.
- * a: [G*M, IC*R*S] (the weights), image: [N, G*IC, IH, IW], grid: [N, G*M, GH, GW]. */
-static void win_apply(const conv_plan *p, const float *a, const float *image, float *grid,
-                      float *col) {
-  const sc_win2d *g = &p->win;
-  const int64_t crs = g->ic * g->r * g->s, isz = g->ic * g->ih * g->iw, gsz = g->gh * g->gw;
-  if (p->path == PATH_DIRECT) {
-    /* one image channel per group: each grid plane is a weighted sum of shifted image rows */
-    const int64_t planes = p->n * p->groups * p->m;
-#pragma omp parallel for schedule(static)
-    for (int64_t pl = 0; pl < planes; pl++) {
-      const int64_t img_plane = pl / p->m, mrow = pl % (p->groups * p->m);
-      const float *x = image + img_plane * g->ih * g->iw; /* [IH, IW] */
-      const float *wk = a + mrow * g->r * g->s;            /* [R, S] */
-      float *y = grid + pl * gsz;                          /* [GH, GW] */
-      for (int64_t prow = 0; prow < g->gh; prow++) {
-        float *yrow = y + prow * g->gw;
-        for (int64_t r = 0; r < g->r; r++) {
-          const int64_t h = prow * g->sh - g->pt + r * g->dh;
-          if (h < 0 || h >= g->ih) continue;
-          const float *xrow = x + h * g->iw;
-          for (int64_t s = 0; s < g->s; s++) {
-            const int64_t off = s * g->dw - g->pl;
-            const float wv = wk[r * g->s + s];
-            int64_t lo, hi;
-            sc_win_range(off, g->sw, g->iw, g->gw, &lo, &hi);
-            if (g->sw == 1) {
-              for (int64_t q = lo; q < hi; q++) yrow[q] += wv * xrow[q + off];
-            } else {
-              for (int64_t q = lo; q < hi; q++) yrow[q] += wv * xrow[q * g->sw + off];
-            }
-          }
-        }
-      }
-    }
-    return;
-  }
-  for (int64_t n = 0; n < p->n; n++)
-    for (int64_t gi = 0; gi < p->groups; gi++) {
-      const float *ag = a + gi * p->m * crs;                      /* [M, IC*R*S] */
-      const float *img = image + (n * p->groups + gi) * isz;      /* [IC, IH, IW] */
-      float *out = grid + (n * p->groups + gi) * p->m * gsz;      /* [M, GH*GW] */
-      if (p->path == PATH_1X1) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p->m, (int)gsz, (int)g->ic,
-                    1.0f, ag, (int)crs, img, (int)gsz, 1.0f, out, (int)gsz);
-        continue;
-      }
-      for (int64_t p0 = 0; p0 < g->gh; p0 += p->rows) {
-        const int64_t p1 = p0 + p->rows < g->gh ? p0 + p->rows : g->gh, len = (p1 - p0) * g->gw;
-        sc_im2col(g, img, p0, p1, col); /* [IC*R*S, len] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p->m, (int)len, (int)crs,
-                    1.0f, ag, (int)crs, col, (int)len, 1.0f, out + p0 * g->gw, (int)gsz);
-      }
-    }
-}
-
-/* image[n,g] += col2im(A_g^T . grid[n,g]): the adjoint of win_apply (same shapes). */
-static void win_apply_t(const conv_plan *p, const float *a, const float *grid, float *image,
-                        float *col) {
-  const sc_win2d *g = &p->win;
-  const int64_t crs = g->ic * g->r * g->s, isz = g->ic * g->ih * g->iw, gsz = g->gh * g->gw;
-  if (p->path == PATH_DIRECT) {
-    /* each thread owns image planes, so the scatter of overlapping windows has no races */
-    const int64_t planes = p->n * p->groups;
-#pragma omp parallel for schedule(static)
-    for (int64_t pl = 0; pl < planes; pl++) {
-      float *x = image + pl * g->ih * g->iw; /* [IH, IW] */
-      for (int64_t j = 0; j < p->m; j++) {
-        const int64_t mrow = pl % p->groups * p->m + j;
-        const float *wk = a + mrow * g->r * g->s;        /* [R, S] */
-        const float *y = grid + (pl * p->m + j) * gsz;   /* [GH, GW] */
-        for (int64_t prow = 0; prow < g->gh; prow++) {
-          const float *yrow = y + prow * g->gw;
-          for (int64_t r = 0; r < g->r; r++) {
-            const int64_t h = prow * g->sh - g->pt + r * g->dh;
-            if (h < 0 || h >= g->ih) continue;
-            float *xrow = x + h * g->iw;
-            for (int64_t s = 0; s < g->s; s++) {
-              const int64_t off = s * g->dw - g->pl;
-              const float wv = wk[r * g->s + s];
-              int64_t lo, hi;
-              sc_win_range(off, g->sw, g->iw, g->gw, &lo, &hi);
-              if (g->sw == 1) {
-                for (int64_t q = lo; q < hi; q++) xrow[q + off] += wv * yrow[q];
-              } else {
-                for (int64_t q = lo; q < hi; q++) xrow[q * g->sw + off] += wv * yrow[q];
-              }
-            }
-          }
-        }
-      }
-    }
-    return;
-  }
-  for (int64_t n = 0; n < p->n; n++)
-    for (int64_t gi = 0; gi < p->groups; gi++) {
-      const float *ag = a + gi * p->m * crs;                       /* [M, IC*R*S] */
-      const float *src = grid + (n * p->groups + gi) * p->m * gsz; /* [M, GH*GW] */
-      float *img = image + (n * p->groups + gi) * isz;             /* [IC, IH, IW] */
-      if (p->path == PATH_1X1) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->ic, (int)gsz, (int)p->m,
-                    1.0f, ag, (int)crs, src, (int)gsz, 1.0f, img, (int)gsz);
-        continue;
-      }
-      for (int64_t p0 = 0; p0 < g->gh; p0 += p->rows) {
-        const int64_t p1 = p0 + p->rows < g->gh ? p0 + p->rows : g->gh, len = (p1 - p0) * g->gw;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)crs, (int)len, (int)p->m, 1.0f,
-                    ag, (int)crs, src + p0 * g->gw, (int)gsz, 0.0f, col, (int)len);
-        sc_col2im_add(g, col, p0, p1, img);
-      }
-    }
-}
-
-/* y[n,k,:] = b[k] (or 0): the outputs are accumulated into. */
+/* y[n,k,:] = b[k] (or 0), for the paths that accumulate into their output. */
 static void init_output(float *y, const float *b, int64_t n, int64_t k, int64_t plane) {
 #pragma omp parallel for schedule(static) if (n * k * plane >= 32768)
   for (int64_t i = 0; i < n * k; i++) {
@@ -400,6 +387,220 @@ static void init_output(float *y, const float *b, int64_t n, int64_t k, int64_t 
     } else {
       const float v = b[i % k];
       for (int64_t e = 0; e < plane; e++) dst[e] = v;
+    }
+  }
+}
+
+/* im2col / col2im of a whole chunk with the image channels spread over the threads (one image
+ * channel's columns are a contiguous block of R*S rows; col2im of channel c writes plane c only).
+ */
+static void im2col_par(const sc_win2d *g, const float *img, int64_t p0, int64_t p1, float *col) {
+  const int64_t len = (p1 - p0) * g->gw;
+  sc_win2d g1 = *g;
+  g1.ic = 1;
+#pragma omp parallel for schedule(static) if (g->ic * g->r * g->s * len >= 32768)
+  for (int64_t c = 0; c < g->ic; c++)
+    sc_im2col(&g1, img + c * g->ih * g->iw, p0, p1, col + c * g->r * g->s * len);
+}
+
+static void col2im_par(const sc_win2d *g, const float *col, int64_t p0, int64_t p1, float *img) {
+  const int64_t len = (p1 - p0) * g->gw;
+  sc_win2d g1 = *g;
+  g1.ic = 1;
+#pragma omp parallel for schedule(static) if (g->ic * g->r * g->s * len >= 32768)
+  for (int64_t c = 0; c < g->ic; c++)
+    sc_col2im_add(&g1, col + c * g->r * g->s * len, p0, p1, img + c * g->ih * g->iw);
+}
+
+/* Direct loops for one image channel per group (depthwise): grid plane (n, g, j) +=
+ * sum_{r,s} A[g*M + j, r, s] * shifted image rows.  Threads own grid planes. */
+static void direct_apply(const conv_plan *p, const float *a, const float *image, float *grid) {
+  const sc_win2d *g = &p->win;
+  const int64_t planes = p->n * p->groups * p->m, gsz = g->gh * g->gw;
+#pragma omp parallel for schedule(static)
+  for (int64_t pi = 0; pi < planes; pi++) {
+    const float *x = image + pi / p->m * g->ih * g->iw;          /* [IH, IW] */
+    const float *wk = a + pi % (p->groups * p->m) * g->r * g->s; /* [R, S] */
+    float *y = grid + pi * gsz;                                  /* [GH, GW] */
+    for (int64_t prow = 0; prow < g->gh; prow++) {
+      float *yrow = y + prow * g->gw;
+      for (int64_t r = 0; r < g->r; r++) {
+        const int64_t h = prow * g->sh - g->pt + r * g->dh;
+        if (h < 0 || h >= g->ih) continue;
+        const float *xrow = x + h * g->iw;
+        for (int64_t s = 0; s < g->s; s++) {
+          const int64_t off = s * g->dw - g->pl;
+          const float wv = wk[r * g->s + s];
+          int64_t lo, hi;
+          sc_win_range(off, g->sw, g->iw, g->gw, &lo, &hi);
+          if (g->sw == 1) {
+            for (int64_t q = lo; q < hi; q++) yrow[q] += wv * xrow[q + off];
+          } else {
+            for (int64_t q = lo; q < hi; q++) yrow[q] += wv * xrow[q * g->sw + off];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The adjoint of direct_apply: image plane (n, g) += the M grid planes scattered back along
+ * their taps.  Threads own image planes, so overlapping windows do not race. */
+static void direct_apply_t(const conv_plan *p, const float *a, const float *grid, float *image) {
+  const sc_win2d *g = &p->win;
+  const int64_t planes = p->n * p->groups, gsz = g->gh * g->gw;
+#pragma omp parallel for schedule(static)
+  for (int64_t pi = 0; pi < planes; pi++) {
+    float *x = image + pi * g->ih * g->iw; /* [IH, IW] */
+    for (int64_t j = 0; j < p->m; j++) {
+      const float *wk = a + (pi % p->groups * p->m + j) * g->r * g->s; /* [R, S] */
+      const float *y = grid + (pi * p->m + j) * gsz;                   /* [GH, GW] */
+      for (int64_t prow = 0; prow < g->gh; prow++) {
+        const float *yrow = y + prow * g->gw;
+        for (int64_t r = 0; r < g->r; r++) {
+          const int64_t h = prow * g->sh - g->pt + r * g->dh;
+          if (h < 0 || h >= g->ih) continue;
+          float *xrow = x + h * g->iw;
+          for (int64_t s = 0; s < g->s; s++) {
+            const int64_t off = s * g->dw - g->pl;
+            const float wv = wk[r * g->s + s];
+            int64_t lo, hi;
+            sc_win_range(off, g->sw, g->iw, g->gw, &lo, &hi);
+            if (g->sw == 1) {
+              for (int64_t q = lo; q < hi; q++) xrow[q + off] += wv * yrow[q];
+            } else {
+              for (int64_t q = lo; q < hi; q++) xrow[q * g->sw + off] += wv * yrow[q];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* One chunk of win_apply's GEMM path, grid rows [p0, p1) of one image and group:
+ * out (+)= A_g . im2col(img).  `split`: spread this chunk over the threads ('whole' mode) instead
+ * of running it on the calling thread (sc_sgemm stays serial inside a parallel region). */
+static void apply_chunk(const conv_plan *p, const float *ag, const float *img, int64_t p0,
+                        int64_t p1, float *col, float *out, int overwrite, const float *bg,
+                        int split) {
+  const sc_win2d *g = &p->win;
+  const int64_t crs = g->ic * g->r * g->s, gsz = g->gh * g->gw, len = (p1 - p0) * g->gw;
+  if (split)
+    im2col_par(g, img, p0, p1, col); /* col: [IC*R*S, len] */
+  else
+    sc_im2col(g, img, p0, p1, col);
+  if (overwrite && bg)
+    for (int64_t j = 0; j < p->m; j++)
+      for (int64_t e = 0; e < len; e++) out[j * gsz + e] = bg[j];
+  sc_sgemm(0, 0, p->m, len, crs, 1.0f, ag, crs, col, len, overwrite && !bg ? 0.0f : 1.0f, out, gsz);
+}
+
+/* One chunk of win_apply_t's GEMM path: img += col2im(A_g^T . grid rows [p0, p1)). */
+static void apply_t_chunk(const conv_plan *p, const float *ag, const float *src, int64_t p0,
+                          int64_t p1, float *col, float *img, int split) {
+  const sc_win2d *g = &p->win;
+  const int64_t crs = g->ic * g->r * g->s, gsz = g->gh * g->gw, len = (p1 - p0) * g->gw;
+  sc_sgemm(1, 0, crs, len, p->m, 1.0f, ag, crs, src, gsz, 0.0f, col, len);
+  if (split)
+    col2im_par(g, col, p0, p1, img);
+  else
+    sc_col2im_add(g, col, p0, p1, img);
+}
+
+/* grid[n,g] = bias + A_g . im2col(image[n,g])   (overwrite; bias may be NULL), or
+ * grid[n,g] += A_g . im2col(image[n,g])          (!overwrite),
+ * for every image n and group g.  a: [G*M, IC*R*S] (the weights), image: [N, G*IC, IH, IW],
+ * grid: [N, G*M, GH, GW].  The GEMM path either hands each thread whole chunks of grid rows (its
+ * own im2col buffer, in cache when sgemm reads it, and a disjoint block of the grid) or, in
+ * 'whole' mode, takes the chunks in turn and splits each across the threads. */
+static void win_apply(const conv_plan *p, const float *a, const float *image, float *grid,
+                      float *scratch, int overwrite, const float *bias) {
+  const sc_win2d *g = &p->win;
+  const int64_t crs = g->ic * g->r * g->s, isz = g->ic * g->ih * g->iw, gsz = g->gh * g->gw;
+  if (p->path == PATH_DIRECT) {
+    if (overwrite) init_output(grid, bias, p->n, p->groups * p->m, gsz);
+    direct_apply(p, a, image, grid);
+    return;
+  }
+  if (p->path == PATH_1X1) {
+    if (overwrite && bias) init_output(grid, bias, p->n, p->groups * p->m, gsz);
+    for (int64_t ng = 0; ng < p->n * p->groups; ng++)
+      sc_sgemm(0, 0, p->m, gsz, g->ic, 1.0f, a + ng % p->groups * p->m * crs, crs, image + ng * isz,
+               gsz, overwrite && !bias ? 0.0f : 1.0f, grid + ng * p->m * gsz, gsz);
+    return;
+  }
+  const int64_t nck = (g->gh + p->rows - 1) / p->rows, col_floats = crs * p->rows * g->gw;
+  sc_blas_serial();
+#pragma omp parallel for num_threads((int)p->nt) schedule(dynamic, 1) if (!p->whole)
+  for (int64_t i = 0; i < p->n * p->groups * nck; i++) {
+    const int64_t ng = i / nck, gi = ng % p->groups, p0 = i % nck * p->rows;
+    const int64_t p1 = p0 + p->rows < g->gh ? p0 + p->rows : g->gh;
+    float *col = scratch + (p->whole ? 0 : omp_get_thread_num() * col_floats);
+    apply_chunk(p, a + gi * p->m * crs, image + ng * isz, p0, p1, col,
+                grid + ng * p->m * gsz + p0 * g->gw, overwrite, bias ? bias + gi * p->m : NULL,
+                (int)p->whole);
+  }
+}
+
+/* image[n,g] += col2im(A_g^T . grid[n,g]): the adjoint of win_apply (same shapes).  With stride
+ * 1 it runs as win_apply of the flipped kernel (flipped()).  Otherwise chunks of one image
+ * overlap at their borders, so with per-thread chunks the even chunks run first, then the odd
+ * ones: chunk_rows makes chunks at least as tall as the kernel's reach, so chunks two apart never
+ * touch the same image row. */
+static void win_apply_t(const conv_plan *p, const float *a, const float *grid, float *image,
+                        float *scratch) {
+  const sc_win2d *g = &p->win;
+  const int64_t crs = g->ic * g->r * g->s, isz = g->ic * g->ih * g->iw, gsz = g->gh * g->gw;
+  if (p->path == PATH_DIRECT) {
+    direct_apply_t(p, a, grid, image);
+    return;
+  }
+  if (p->path == PATH_1X1) {
+    for (int64_t ng = 0; ng < p->n * p->groups; ng++)
+      sc_sgemm(1, 0, g->ic, gsz, p->m, 1.0f, a + ng % p->groups * p->m * crs, crs,
+               grid + ng * p->m * gsz, gsz, 1.0f, image + ng * isz, gsz);
+    return;
+  }
+  if (p->flip) {
+    /* a_f[g*IC + c, (j*R + r)*S + s] = a[g*M + j, (c*R + R-1-r)*S + S-1-s] */
+    float *af = scratch, *cols = scratch + flip_weight_bytes(p) / 4;
+    const int64_t rs = g->r * g->s;
+#pragma omp parallel for schedule(static) if (p->groups * g->ic * crs >= 32768)
+    for (int64_t row = 0; row < p->groups * g->ic; row++) {
+      const int64_t gi = row / g->ic, ci = row % g->ic;
+      for (int64_t j = 0; j < p->m; j++)
+        for (int64_t t = 0; t < rs; t++)
+          af[row * p->m * rs + j * rs + t] = a[(gi * p->m + j) * crs + ci * rs + (rs - 1 - t)];
+    }
+    conv_plan f = *p;
+    f.m = g->ic;
+    f.win = flipped(p);
+    f.rows = p->rows_t;
+    f.whole = p->whole_t;
+    win_apply(&f, af, grid, image, cols, 0, NULL);
+    return;
+  }
+  const int64_t nck = (g->gh + p->rows - 1) / p->rows, col_floats = crs * p->rows * g->gw;
+  if (p->whole) {
+    for (int64_t i = 0; i < p->n * p->groups * nck; i++) {
+      const int64_t ng = i / nck, gi = ng % p->groups, p0 = i % nck * p->rows;
+      const int64_t p1 = p0 + p->rows < g->gh ? p0 + p->rows : g->gh;
+      apply_t_chunk(p, a + gi * p->m * crs, grid + ng * p->m * gsz + p0 * g->gw, p0, p1, scratch,
+                    image + ng * isz, 1);
+    }
+    return;
+  }
+  const int64_t half = (nck + 1) / 2;
+  sc_blas_serial();
+  for (int64_t phase = 0; phase < 2; phase++) {
+#pragma omp parallel for num_threads((int)p->nt) schedule(dynamic, 1)
+    for (int64_t i = 0; i < p->n * p->groups * half; i++) {
+      const int64_t ng = i / half, gi = ng % p->groups, ck = i % half * 2 + phase;
+      if (ck >= nck) continue;
+      const int64_t p0 = ck * p->rows, p1 = p0 + p->rows < g->gh ? p0 + p->rows : g->gh;
+      apply_t_chunk(p, a + gi * p->m * crs, grid + ng * p->m * gsz + p0 * g->gw, p0, p1,
+                    scratch + omp_get_thread_num() * col_floats, image + ng * isz, 0);
     }
   }
 }
@@ -424,8 +625,7 @@ static segcam_status conv_forward(sc_opctx *c) {
   const float *x = c->in[0]->data; /* [N, C, H, W] */
   const float *w = c->in[1]->data; /* [K, C/G, R, S] */
   float *y = c->out[0]->data;      /* [N, K, P, Q] */
-  init_output(y, bias_data(c), p.n, p.k, p.win.gh * p.win.gw);
-  win_apply(&p, w, x, y, c->scratch);
+  win_apply(&p, w, x, y, c->scratch, 1, bias_data(c));
   return SEGCAM_OK;
 }
 
@@ -466,7 +666,7 @@ static segcam_status convt_backward(sc_opctx *c) {
   if (!c->din[0]) return SEGCAM_OK;
   conv_plan p;
   plan_load(c, &p);
-  win_apply(&p, c->in[1]->data, c->dout[0], c->din[0], c->scratch);
+  win_apply(&p, c->in[1]->data, c->dout[0], c->din[0], c->scratch, 0, NULL);
   return SEGCAM_OK;
 }
 

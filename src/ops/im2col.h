@@ -39,8 +39,7 @@ void sc_col2im_add(const sc_win2d *g, const float *col, int64_t p0, int64_t p1, 
 
 /* The grid columns q whose tap at offset `off` (= s*dw - pl) lands inside [0, width):
  * q in [*lo, *hi), clamped to [0, gw). */
-void sc_win_range(int64_t off, int64_t stride, int64_t width, int64_t gw, int64_t *lo,
-                  int64_t *hi);
+void sc_win_range(int64_t off, int64_t stride, int64_t width, int64_t gw, int64_t *lo, int64_t *hi);
 
 /* Makes a pthreads build of OpenBLAS compute each call on the calling thread (process-wide, once;
  * OpenMP and sequential builds are left alone: they already run serially inside a parallel

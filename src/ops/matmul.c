@@ -1,10 +1,12 @@
-/* Gemm and MatMul (ONNX semantics) on float32, through cblas_sgemm.
+/* Gemm and MatMul (ONNX semantics) on float32, through sc_sgemm (cblas_sgemm split across the
+ * OpenMP threads, ops/im2col.h).
  *
  * Gemm: Y = alpha * A' . B' + beta * C with A' = trans_a ? A^T : A (same for B), A and B 2-D, and
  * C optional and unidirectionally broadcast to [M, N] (scalar, [N], [1|M, 1|N]).
  * MatMul: numpy matmul: a 1-D A is [1, K] and a 1-D B is [K, 1] with the added axis removed from
- * the result; leading (batch) axes broadcast.  When B has no real batch axes and A's are not
- * broadcast (a Dense layer on [1, H, W, C]) the batches fold into one sgemm.
+ * the result; leading (batch) axes broadcast.  When B has no real batch axes (a Dense layer on
+ * [1, H, W, C]) A's batches fold into one sgemm; many small products (attention heads) run one per
+ * thread.
  *
  * Backward gives the gradients of every non-constant input (A, B, and Gemm's C): MatMul of two
  * activations (attention) needs both.  int64 matrices (shape arithmetic) are not supported. */
@@ -13,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ops/im2col.h"
 #include "ops/ops.h"
 
 #define DIM_MAX ((int64_t)INT_MAX)
@@ -38,13 +41,18 @@ static segcam_status check_f32(sc_opctx *c, const sc_tensor *t, const char *what
 
 /* state->i: [0] M, [1] N, [2] K, [3] rows of C (1 or M), [4] columns of C (1 or N). */
 
+/* ONNX defaults when the loader gave no parameters. */
+static const sc_gemm_params *gemm_params(const sc_opctx *c) {
+  static const sc_gemm_params defaults = {.alpha = 1.0f, .beta = 1.0f};
+  return c->node->params ? c->node->params : &defaults;
+}
+
 static const sc_tensor *gemm_c(const sc_opctx *c) {
   return c->node->n_in > 2 ? c->in[2] : NULL;
 }
 
 static segcam_status gemm_infer(sc_opctx *c) {
-  static const sc_gemm_params defaults = {1.0f, 1.0f, 0, 0};
-  const sc_gemm_params *p = c->node->params ? c->node->params : &defaults;
+  const sc_gemm_params *p = gemm_params(c);
   char b1[96], b2[96];
   if (c->node->n_in < 2) return sc_node_error(c, SEGCAM_E_SHAPE, "needs inputs A and B");
   const sc_tensor *a = c->in[0], *b = c->in[1], *cc = gemm_c(c);
@@ -86,14 +94,13 @@ static segcam_status gemm_infer(sc_opctx *c) {
 }
 
 static segcam_status gemm_forward(sc_opctx *c) {
-  static const sc_gemm_params defaults = {1.0f, 1.0f, 0, 0};
-  const sc_gemm_params *p = c->node->params ? c->node->params : &defaults;
+  const sc_gemm_params *p = gemm_params(c);
   const int64_t m = c->state->i[0], n = c->state->i[1], k = c->state->i[2];
   const int64_t cr = c->state->i[3], ccols = c->state->i[4];
   const float *a = c->in[0]->data; /* [M, K] or [K, M] */
   const float *b = c->in[1]->data; /* [K, N] or [N, K] */
   const sc_tensor *ct = gemm_c(c);
-  float *y = c->out[0]->data;      /* [M, N] */
+  float *y = c->out[0]->data; /* [M, N] */
   float beta = 0.0f;
   if (ct) {
     const float *cv = ct->data; /* [1|M, 1|N] */
@@ -103,38 +110,32 @@ static segcam_status gemm_forward(sc_opctx *c) {
         y[i * n + j] = p->beta * cv[(cr == 1 ? 0 : i) * ccols + (ccols == 1 ? 0 : j)];
     beta = 1.0f;
   }
-  cblas_sgemm(CblasRowMajor, p->trans_a ? CblasTrans : CblasNoTrans,
-              p->trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, p->alpha, a,
-              (int)c->in[0]->shape.d[1], b, (int)c->in[1]->shape.d[1], beta, y, (int)n);
+  sc_sgemm(p->trans_a, p->trans_b, m, n, k, p->alpha, a, c->in[0]->shape.d[1], b,
+           c->in[1]->shape.d[1], beta, y, n);
   return SEGCAM_OK;
 }
 
 /* With Y = alpha A'B' + beta C:  dA' = alpha dY B'^T,  dB' = alpha A'^T dY,  dC = beta sum(dY)
  * over the broadcast axes; dA = dA'^T when trans_a (and the same for B). */
 static segcam_status gemm_backward(sc_opctx *c) {
-  static const sc_gemm_params defaults = {1.0f, 1.0f, 0, 0};
-  const sc_gemm_params *p = c->node->params ? c->node->params : &defaults;
+  const sc_gemm_params *p = gemm_params(c);
   const int64_t m = c->state->i[0], n = c->state->i[1], k = c->state->i[2];
   const int64_t cr = c->state->i[3], ccols = c->state->i[4];
   const float *a = c->in[0]->data, *b = c->in[1]->data;
-  const int lda = (int)c->in[0]->shape.d[1], ldb = (int)c->in[1]->shape.d[1];
+  const int64_t lda = c->in[0]->shape.d[1], ldb = c->in[1]->shape.d[1];
   const float *dy = c->dout[0]; /* [M, N] */
   float *da = c->din[0], *db = c->din[1];
   if (da) {
     if (!p->trans_a) /* dA [M, K] += alpha dY . B'^T */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, p->trans_b ? CblasNoTrans : CblasTrans, (int)m,
-                  (int)k, (int)n, p->alpha, dy, (int)n, b, ldb, 1.0f, da, (int)k);
+      sc_sgemm(0, !p->trans_b, m, k, n, p->alpha, dy, n, b, ldb, 1.0f, da, k);
     else /* dA [K, M] += alpha B' . dY^T */
-      cblas_sgemm(CblasRowMajor, p->trans_b ? CblasTrans : CblasNoTrans, CblasTrans, (int)k,
-                  (int)m, (int)n, p->alpha, b, ldb, dy, (int)n, 1.0f, da, (int)m);
+      sc_sgemm(p->trans_b, 1, k, m, n, p->alpha, b, ldb, dy, n, 1.0f, da, m);
   }
   if (db) {
     if (!p->trans_b) /* dB [K, N] += alpha A'^T . dY */
-      cblas_sgemm(CblasRowMajor, p->trans_a ? CblasNoTrans : CblasTrans, CblasNoTrans, (int)k,
-                  (int)n, (int)m, p->alpha, a, lda, dy, (int)n, 1.0f, db, (int)n);
+      sc_sgemm(!p->trans_a, 0, k, n, m, p->alpha, a, lda, dy, n, 1.0f, db, n);
     else /* dB [N, K] += alpha dY^T . A' */
-      cblas_sgemm(CblasRowMajor, CblasTrans, p->trans_a ? CblasTrans : CblasNoTrans, (int)n,
-                  (int)k, (int)m, p->alpha, dy, (int)n, a, lda, 1.0f, db, (int)k);
+      sc_sgemm(1, p->trans_a, n, k, m, p->alpha, dy, n, a, lda, 1.0f, db, k);
   }
   float *dc = c->node->n_in > 2 ? c->din[2] : NULL; /* [1|M, 1|N] */
   if (dc) {
@@ -158,13 +159,13 @@ const sc_opdef sc_op_gemm = {
 /* The batched product, recomputed from the input shapes (cheap) wherever it is needed. */
 typedef struct mm_plan {
   int64_t m, n, k;
-  int nb;                           /* batch rank of the output */
-  int64_t bd[SEGCAM_MAX_DIMS];      /* output batch dims */
-  int64_t as[SEGCAM_MAX_DIMS];      /* A's matrix-index stride per batch axis (0 = broadcast) */
+  int nb;                      /* batch rank of the output */
+  int64_t bd[SEGCAM_MAX_DIMS]; /* output batch dims */
+  int64_t as[SEGCAM_MAX_DIMS]; /* A's matrix-index stride per batch axis (0 = broadcast) */
   int64_t bs[SEGCAM_MAX_DIMS];
-  int64_t batch;                    /* product of bd */
-  int fold;                         /* B shared by every batch: one sgemm */
-  int a_vec, b_vec;                 /* 1-D operands */
+  int64_t batch;    /* product of bd */
+  int fold;         /* B shared by every batch: one sgemm */
+  int a_vec, b_vec; /* 1-D operands */
 } mm_plan;
 
 /* Returns 0, or 1 when the batch axes do not broadcast / the inner dimensions differ. */
@@ -237,17 +238,28 @@ static segcam_status matmul_forward(sc_opctx *c) {
   const float *a = c->in[0]->data; /* [..., M, K] */
   const float *b = c->in[1]->data; /* [..., K, N] */
   float *y = c->out[0]->data;      /* [..., M, N] */
-  const int m = (int)p.m, n = (int)p.n, k = (int)p.k;
   if (p.fold) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(p.batch * p.m), n, k, 1.0f, a,
-                k, b, n, 0.0f, y, n);
+    sc_sgemm(0, 0, p.batch * p.m, p.n, p.k, 1.0f, a, p.k, b, p.n, 0.0f, y, p.n);
+    return SEGCAM_OK;
+  }
+  if (2.0 * (double)p.m * (double)p.n * (double)p.k < 4e6) {
+    /* many small products (attention heads): one per thread, each output written once */
+    sc_blas_serial();
+#pragma omp parallel for schedule(static) if (p.batch > 1)
+    for (int64_t t = 0; t < p.batch; t++) {
+      int64_t ai, bi;
+      mm_index(&p, t, &ai, &bi);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p.m, (int)p.n, (int)p.k, 1.0f,
+                  a + ai * p.m * p.k, (int)p.k, b + bi * p.k * p.n, (int)p.n, 0.0f,
+                  y + t * p.m * p.n, (int)p.n);
+    }
     return SEGCAM_OK;
   }
   for (int64_t t = 0; t < p.batch; t++) {
     int64_t ai, bi;
     mm_index(&p, t, &ai, &bi);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a + ai * p.m * p.k, k,
-                b + bi * p.k * p.n, n, 0.0f, y + t * p.m * p.n, n);
+    sc_sgemm(0, 0, p.m, p.n, p.k, 1.0f, a + ai * p.m * p.k, p.k, b + bi * p.k * p.n, p.n, 0.0f,
+             y + t * p.m * p.n, p.n);
   }
   return SEGCAM_OK;
 }
@@ -260,13 +272,10 @@ static segcam_status matmul_backward(sc_opctx *c) {
   const float *a = c->in[0]->data, *b = c->in[1]->data;
   const float *dy = c->dout[0];
   float *da = c->din[0], *db = c->din[1];
-  const int m = (int)p.m, n = (int)p.n, k = (int)p.k;
   if (p.fold) {
-    const int mm = (int)(p.batch * p.m);
-    if (da) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mm, k, n, 1.0f, dy, n, b, n,
-                        1.0f, da, k);
-    if (db) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, mm, 1.0f, a, k, dy, n,
-                        1.0f, db, n);
+    const int64_t mm = p.batch * p.m;
+    if (da) sc_sgemm(0, 1, mm, p.k, p.n, 1.0f, dy, p.n, b, p.n, 1.0f, da, p.k);
+    if (db) sc_sgemm(1, 0, p.k, p.n, mm, 1.0f, a, p.k, dy, p.n, 1.0f, db, p.n);
     return SEGCAM_OK;
   }
   for (int64_t t = 0; t < p.batch; t++) {
@@ -274,11 +283,11 @@ static segcam_status matmul_backward(sc_opctx *c) {
     mm_index(&p, t, &ai, &bi);
     const float *dyt = dy + t * p.m * p.n; /* [M, N] */
     if (da)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, n, 1.0f, dyt, n,
-                  b + bi * p.k * p.n, n, 1.0f, da + ai * p.m * p.k, k);
+      sc_sgemm(0, 1, p.m, p.k, p.n, 1.0f, dyt, p.n, b + bi * p.k * p.n, p.n, 1.0f,
+               da + ai * p.m * p.k, p.k);
     if (db)
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 1.0f, a + ai * p.m * p.k, k,
-                  dyt, n, 1.0f, db + bi * p.k * p.n, n);
+      sc_sgemm(1, 0, p.k, p.n, p.m, 1.0f, a + ai * p.m * p.k, p.k, dyt, p.n, 1.0f,
+               db + bi * p.k * p.n, p.n);
   }
   return SEGCAM_OK;
 }
