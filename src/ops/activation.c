@@ -15,28 +15,13 @@
 #define SC_INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2 pi) */
 #define SC_SQRT_2_PI 0.79788456080286535588f    /* sqrt(2/pi) */
 #define SC_GELU_C 0.044715f
+#define SC_2_SQRT_PI 1.12837916709551257390f    /* 2/sqrt(pi) */
 
 /* state->f[] slots filled by act_infer. */
 enum { ST_LO = 0, ST_HI = 1 };
 /* state->i[] slots for RELU_TF. */
 enum { ST_RELU_VARIANT = 0, ST_HAS_MAX = 1, ST_RELU6 = 2 };
 
-static segcam_status check_shape(const sc_opctx *c, const sc_tensor *t, const char *what) {
-  char buf[160];
-  if (t->shape.ndim < 0 || t->shape.ndim > SEGCAM_MAX_DIMS)
-    return sc_node_error(c, SEGCAM_E_SHAPE, "%s has invalid rank %d", what, t->shape.ndim);
-  double n = 1;
-  for (int i = 0; i < t->shape.ndim; i++) {
-    if (t->shape.d[i] < 0)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "%s has an unknown or negative dimension %s", what,
-                           sc_shape_str(&t->shape, buf, sizeof buf));
-    n *= (double)t->shape.d[i];
-  }
-  if (n > 4e12)
-    return sc_node_error(c, SEGCAM_E_NOMEM, "%s is absurdly large %s", what,
-                         sc_shape_str(&t->shape, buf, sizeof buf));
-  return SEGCAM_OK;
-}
 
 static inline float sigmoidf_(float x) {
   if (x >= 0) return 1.0f / (1.0f + expf(-x));
@@ -68,10 +53,10 @@ static segcam_status act_infer(sc_opctx *c) {
   if (!p) return sc_node_error(c, SEGCAM_E_INTERNAL, "missing activation parameters");
   if (c->node->n_in < 1 || !c->in[0] || c->node->n_out < 1)
     return sc_node_error(c, SEGCAM_E_INTERNAL, "needs one input and one output");
-  if ((unsigned)p->kind > SC_ACT_SCALE_SHIFT)
+  if ((unsigned)p->kind > SC_ACT_ERF)
     return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "unknown activation kind %d", (int)p->kind);
   const sc_tensor *x = c->in[0];
-  SC_TRY(check_shape(c, x, "input"));
+  SC_TRY(sc_check_tensor(c, x, "input", SC_DT_F32 | SC_DT_I64));
   if (x->dtype == SC_I64) {
     if (p->kind != SC_ACT_FLOOR && p->kind != SC_ACT_NEG && p->kind != SC_ACT_ABS)
       return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
@@ -185,6 +170,7 @@ static segcam_status act_forward(sc_opctx *c) {
     break;
   }
   case SC_ACT_SCALE_SHIFT: ACT_LOOP(a * x + b); break;
+  case SC_ACT_ERF: ACT_LOOP(erff(x)); break;
   }
   return SEGCAM_OK;
 }
@@ -300,6 +286,8 @@ static segcam_status act_backward(sc_opctx *c) {
     break;
   }
   case SC_ACT_SCALE_SHIFT: ACT_GRAD_LOOP(a * g); break;
+  /* d/dx erf(x) = 2/sqrt(pi) exp(-x^2) */
+  case SC_ACT_ERF: ACT_GRAD_LOOP(g * SC_2_SQRT_PI * expf(-x * x)); break;
   }
   return SEGCAM_OK;
 }
@@ -324,8 +312,8 @@ static segcam_status prelu_infer(sc_opctx *c) {
   if (c->node->n_in < 2 || !c->in[0] || !c->in[1] || c->node->n_out < 1)
     return sc_node_error(c, SEGCAM_E_INTERNAL, "needs inputs X and slope");
   const sc_tensor *x = c->in[0], *w = c->in[1];
-  SC_TRY(check_shape(c, x, "input"));
-  SC_TRY(check_shape(c, w, "slope"));
+  SC_TRY(sc_check_tensor(c, x, "input", SC_DT_F32 | SC_DT_I64));
+  SC_TRY(sc_check_tensor(c, w, "slope", SC_DT_F32 | SC_DT_I64));
   if (x->dtype != SC_F32 || w->dtype != SC_F32)
     return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "PRelu needs float32 X and slope");
   char b1[160], b2[160];

@@ -9,23 +9,6 @@
 
 #include "ops/ops.h"
 
-static segcam_status check_shape(const sc_opctx *c, const sc_tensor *t, const char *what) {
-  char buf[160];
-  if (t->shape.ndim < 0 || t->shape.ndim > SEGCAM_MAX_DIMS)
-    return sc_node_error(c, SEGCAM_E_SHAPE, "%s has invalid rank %d", what, t->shape.ndim);
-  double n = 1;
-  for (int i = 0; i < t->shape.ndim; i++) {
-    if (t->shape.d[i] < 0)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "%s has an unknown or negative dimension %s", what,
-                           sc_shape_str(&t->shape, buf, sizeof buf));
-    n *= (double)t->shape.d[i];
-  }
-  if (n > 4e12)
-    return sc_node_error(c, SEGCAM_E_NOMEM, "%s is absurdly large %s", what,
-                         sc_shape_str(&t->shape, buf, sizeof buf));
-  if (t->dtype != SC_F32) return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "%s is not float32", what);
-  return SEGCAM_OK;
-}
 
 /* ---- batchnorm ------------------------------------------------------------------------------ */
 
@@ -40,7 +23,7 @@ static segcam_status batchnorm_infer(sc_opctx *c) {
   if (c->node->n_in < 5 || !c->in[0] || !c->in[3] || !c->in[4] || c->node->n_out < 1)
     return sc_node_error(c, SEGCAM_E_INTERNAL, "needs inputs X, scale, B, mean, var");
   const sc_tensor *x = c->in[0];
-  SC_TRY(check_shape(c, x, "input"));
+  SC_TRY(sc_check_tensor(c, x, "input", SC_DT_F32));
   char buf[160];
   if (x->shape.ndim < 2)
     return sc_node_error(c, SEGCAM_E_SHAPE, "input %s has no channel axis",
@@ -49,7 +32,7 @@ static segcam_status batchnorm_infer(sc_opctx *c) {
   static const char *names[5] = {"X", "scale", "B", "mean", "var"};
   for (int i = 1; i < 5; i++) {
     if (!c->in[i]) continue;
-    SC_TRY(check_shape(c, c->in[i], names[i]));
+    SC_TRY(sc_check_tensor(c, c->in[i], names[i], SC_DT_F32));
     if (sc_shape_numel(&c->in[i]->shape) != C)
       return sc_node_error(c, SEGCAM_E_SHAPE,
                            "%s %s does not match the %" PRId64 " channels of input %s", names[i],
@@ -166,9 +149,9 @@ static segcam_status layernorm_infer(sc_opctx *c) {
   if (c->node->n_in < 2 || !c->in[0] || !c->in[1] || c->node->n_out < 1)
     return sc_node_error(c, SEGCAM_E_INTERNAL, "needs inputs X and scale");
   const sc_tensor *x = c->in[0];
-  SC_TRY(check_shape(c, x, "input"));
-  SC_TRY(check_shape(c, c->in[1], "scale"));
-  if (c->node->n_in > 2 && c->in[2]) SC_TRY(check_shape(c, c->in[2], "B"));
+  SC_TRY(sc_check_tensor(c, x, "input", SC_DT_F32));
+  SC_TRY(sc_check_tensor(c, c->in[1], "scale", SC_DT_F32));
+  if (c->node->n_in > 2 && c->in[2]) SC_TRY(sc_check_tensor(c, c->in[2], "B", SC_DT_F32));
   char buf[160];
   const int r = x->shape.ndim;
   int axis = p->axis;

@@ -79,6 +79,13 @@ segcam_status sc_node_error(const sc_opctx *c, segcam_status status, const char 
 #endif
     ;
 
+/* Shared infer-time validation: rank within SEGCAM_MAX_DIMS, no unknown or negative dimension,
+ * no absurd element count, and a dtype in `dtypes` (SC_DT_* bits).  Errors name the node. */
+#define SC_DT_F32 1u
+#define SC_DT_I64 2u
+segcam_status sc_check_tensor(const sc_opctx *c, const sc_tensor *t, const char *what,
+                              unsigned dtypes);
+
 /* ---- parameter structs ---------------------------------------------------------------------- */
 
 typedef enum sc_autopad {
@@ -141,7 +148,8 @@ typedef enum sc_act_kind {
   SC_ACT_ABS,
   SC_ACT_RELU_TF,      /* Keras ReLU(max_value=hi, negative_slope=alpha, threshold=beta);
                         * hi = INFINITY (or <= 0) means no max_value */
-  SC_ACT_SCALE_SHIFT   /* alpha * x + beta (Keras Rescaling) */
+  SC_ACT_SCALE_SHIFT,  /* alpha * x + beta (Keras Rescaling) */
+  SC_ACT_ERF           /* erf(x): ONNX Erf (PyTorch exports exact GELU with it before opset 20) */
 } sc_act_kind;
 
 typedef struct sc_act_params {

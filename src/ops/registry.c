@@ -24,3 +24,26 @@ segcam_status sc_node_error(const sc_opctx *c, segcam_status status, const char 
   const char *name = n->name ? n->name : (n->n_out > 0 ? c->graph->values[n->out[0]].name : "?");
   return sc_error(status, "%s: node '%s' (%s): %s", c->graph->path, name, n->type, msg);
 }
+
+segcam_status sc_check_tensor(const sc_opctx *c, const sc_tensor *t, const char *what,
+                              unsigned dtypes) {
+  char buf[160];
+  if (t->shape.ndim < 0 || t->shape.ndim > SEGCAM_MAX_DIMS)
+    return sc_node_error(c, SEGCAM_E_SHAPE, "%s has invalid rank %d", what, t->shape.ndim);
+  double n = 1;
+  for (int i = 0; i < t->shape.ndim; i++) {
+    if (t->shape.d[i] < 0)
+      return sc_node_error(c, SEGCAM_E_SHAPE, "%s has an unknown or negative dimension %s", what,
+                           sc_shape_str(&t->shape, buf, sizeof buf));
+    n *= (double)t->shape.d[i];
+  }
+  if (n > 4e12)
+    return sc_node_error(c, SEGCAM_E_NOMEM, "%s is absurdly large %s", what,
+                         sc_shape_str(&t->shape, buf, sizeof buf));
+  unsigned have = t->dtype == SC_F32 ? SC_DT_F32 : t->dtype == SC_I64 ? SC_DT_I64 : 0;
+  if (!(have & dtypes))
+    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "%s has type %s; %s is needed", what,
+                         t->dtype == SC_I64 ? "int64" : t->dtype == SC_F32 ? "float32" : "unknown",
+                         dtypes == SC_DT_F32 ? "float32" : "float32 or int64");
+  return SEGCAM_OK;
+}

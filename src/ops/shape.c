@@ -19,31 +19,11 @@
 
 static size_t esize(sc_dtype t) { return t == SC_I64 ? 8 : 4; }
 
-/* Rank, dims >= 0, no absurd size, float32 or int64. */
-static segcam_status check_tensor(const sc_opctx *c, const sc_tensor *t, const char *what) {
-  char buf[160];
-  if (t->shape.ndim < 0 || t->shape.ndim > SEGCAM_MAX_DIMS)
-    return sc_node_error(c, SEGCAM_E_SHAPE, "%s has invalid rank %d", what, t->shape.ndim);
-  double n = 1;
-  for (int i = 0; i < t->shape.ndim; i++) {
-    if (t->shape.d[i] < 0)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "%s has an unknown or negative dimension %s", what,
-                           sc_shape_str(&t->shape, buf, sizeof buf));
-    n *= (double)t->shape.d[i];
-  }
-  if (n > 4e12)
-    return sc_node_error(c, SEGCAM_E_NOMEM, "%s is absurdly large %s", what,
-                         sc_shape_str(&t->shape, buf, sizeof buf));
-  if (t->dtype != SC_F32 && t->dtype != SC_I64)
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "%s has unsupported type %d", what,
-                         (int)t->dtype);
-  return SEGCAM_OK;
-}
 
 static segcam_status check_io(const sc_opctx *c, int n_in) {
   if (c->node->n_in < n_in || !c->in[0] || c->node->n_out < 1 || !c->out[0])
     return sc_node_error(c, SEGCAM_E_INTERNAL, "needs at least %d input(s) and one output", n_in);
-  return check_tensor(c, c->in[0], "input");
+  return sc_check_tensor(c, c->in[0], "input", SC_DT_F32 | SC_DT_I64);
 }
 
 /* Reads constant int64 1-D (or scalar) input i into v[0..*n); max entries `cap`. */
@@ -427,7 +407,7 @@ static segcam_status concat_infer(sc_opctx *c) {
   out.d[axis] = 0;
   for (int i = 0; i < n; i++) {
     if (!c->in[i]) return sc_node_error(c, SEGCAM_E_FORMAT, "input %d is missing", i);
-    SC_TRY(check_tensor(c, c->in[i], "input"));
+    SC_TRY(sc_check_tensor(c, c->in[i], "input", SC_DT_F32 | SC_DT_I64));
     const sc_shape *s = &c->in[i]->shape;
     if (c->in[i]->dtype != c->in[0]->dtype)
       return sc_node_error(c, SEGCAM_E_SHAPE, "input %d has another type than input 0", i);
@@ -570,7 +550,7 @@ static segcam_status pad_infer(sc_opctx *c) {
     c->state->i[PD_END + a] = e;
   }
   sc_tensor tmp = {c->in[0]->dtype, out, NULL};
-  SC_TRY(check_tensor(c, &tmp, "output"));
+  SC_TRY(sc_check_tensor(c, &tmp, "output", SC_DT_F32 | SC_DT_I64));
   c->out[0]->dtype = c->in[0]->dtype;
   c->out[0]->shape = out;
   return SEGCAM_OK;

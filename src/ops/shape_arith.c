@@ -17,25 +17,6 @@
 
 static size_t esize(sc_dtype t) { return t == SC_I64 ? 8 : 4; }
 
-static segcam_status check_tensor(const sc_opctx *c, const sc_tensor *t, const char *what) {
-  char buf[160];
-  if (t->shape.ndim < 0 || t->shape.ndim > SEGCAM_MAX_DIMS)
-    return sc_node_error(c, SEGCAM_E_SHAPE, "%s has invalid rank %d", what, t->shape.ndim);
-  double n = 1;
-  for (int i = 0; i < t->shape.ndim; i++) {
-    if (t->shape.d[i] < 0)
-      return sc_node_error(c, SEGCAM_E_SHAPE, "%s has an unknown or negative dimension %s", what,
-                           sc_shape_str(&t->shape, buf, sizeof buf));
-    n *= (double)t->shape.d[i];
-  }
-  if (n > 4e12)
-    return sc_node_error(c, SEGCAM_E_NOMEM, "%s is absurdly large %s", what,
-                         sc_shape_str(&t->shape, buf, sizeof buf));
-  if (t->dtype != SC_F32 && t->dtype != SC_I64)
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "%s has unsupported type %d", what,
-                         (int)t->dtype);
-  return SEGCAM_OK;
-}
 
 static segcam_status check_io(const sc_opctx *c, int n_in) {
   if (c->node->n_in < n_in || c->node->n_out < 1 || !c->out[0])
@@ -52,7 +33,7 @@ static segcam_status check_io(const sc_opctx *c, int n_in) {
 static segcam_status shape_infer(sc_opctx *c) {
   const sc_shape_params *p = c->node->params;
   SC_TRY(check_io(c, 1));
-  SC_TRY(check_tensor(c, c->in[0], "input"));
+  SC_TRY(sc_check_tensor(c, c->in[0], "input", SC_DT_F32 | SC_DT_I64));
   const int64_t r = c->in[0]->shape.ndim;
   int64_t s = p ? p->start : 0, e = p ? p->end : INT64_MAX;
   if (s < 0) s += r;
@@ -98,8 +79,8 @@ static segcam_status gather_check_indices(const sc_opctx *c, const int64_t *idx,
 static segcam_status gather_infer(sc_opctx *c) {
   const sc_gather_params *p = c->node->params;
   SC_TRY(check_io(c, 2));
-  SC_TRY(check_tensor(c, c->in[0], "data"));
-  SC_TRY(check_tensor(c, c->in[1], "indices"));
+  SC_TRY(sc_check_tensor(c, c->in[0], "data", SC_DT_F32 | SC_DT_I64));
+  SC_TRY(sc_check_tensor(c, c->in[1], "indices", SC_DT_F32 | SC_DT_I64));
   const sc_shape *ds = &c->in[0]->shape, *is = &c->in[1]->shape;
   const int r = ds->ndim;
   if (c->in[1]->dtype != SC_I64)
@@ -190,7 +171,7 @@ static segcam_status cast_infer(sc_opctx *c) {
   const sc_cast_params *p = c->node->params;
   if (!p) return sc_node_error(c, SEGCAM_E_INTERNAL, "missing cast parameters");
   SC_TRY(check_io(c, 1));
-  SC_TRY(check_tensor(c, c->in[0], "input"));
+  SC_TRY(sc_check_tensor(c, c->in[0], "input", SC_DT_F32 | SC_DT_I64));
   if (p->to != SC_F32 && p->to != SC_I64)
     return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
                          "Cast to ONNX type %d is not supported (only float32 and int64)",
@@ -252,7 +233,7 @@ const sc_opdef sc_op_cast = {
 static segcam_status constant_of_shape_infer(sc_opctx *c) {
   const sc_constant_of_shape_params *p = c->node->params;
   SC_TRY(check_io(c, 1));
-  SC_TRY(check_tensor(c, c->in[0], "shape"));
+  SC_TRY(sc_check_tensor(c, c->in[0], "shape", SC_DT_F32 | SC_DT_I64));
   const sc_tensor *s = c->in[0];
   const sc_dtype dt = p ? p->dtype : SC_F32;
   if (dt != SC_F32 && dt != SC_I64)
@@ -269,7 +250,7 @@ static segcam_status constant_of_shape_infer(sc_opctx *c) {
                          SEGCAM_MAX_DIMS);
   sc_tensor out = {dt, {(int)n, {0}}, NULL};
   for (int64_t k = 0; k < n; k++) out.shape.d[k] = ((const int64_t *)s->data)[k];
-  SC_TRY(check_tensor(c, &out, "output"));
+  SC_TRY(sc_check_tensor(c, &out, "output", SC_DT_F32 | SC_DT_I64));
   c->out[0]->dtype = dt;
   c->out[0]->shape = out.shape;
   return SEGCAM_OK;
@@ -309,7 +290,7 @@ static segcam_status range_infer(sc_opctx *c) {
   const sc_dtype dt = c->in[0]->dtype;
   static const char *names[3] = {"start", "limit", "delta"};
   for (int i = 0; i < 3; i++) {
-    SC_TRY(check_tensor(c, c->in[i], names[i]));
+    SC_TRY(sc_check_tensor(c, c->in[i], names[i], SC_DT_F32 | SC_DT_I64));
     if (c->in[i]->dtype != dt)
       return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "start, limit and delta differ in type");
     if (sc_shape_numel(&c->in[i]->shape) != 1)
