@@ -181,6 +181,11 @@ struct cJSON *cli_report_new(const char *command, const cli_model *m, const cli_
 struct cJSON *cli_report_image(const cli_image *img, const char *path);
 struct cJSON *cli_json_dims(const int64_t *d, int n);
 int cli_report_write(struct cJSON *root, const char *path);
+/* Ends a command's report: attaches the per-image array to root (or drops it when root is NULL),
+ * writes <out>/<name> unless an error already happened, turns failed inputs into CLI_FAIL, and
+ * frees root. Returns the command's exit code. */
+int cli_report_finish(struct cJSON *root, struct cJSON *jimages, const char *out,
+                      const char *name, int rc, int failed, size_t n_inputs);
 
 /* commands; cli_help(NULL) is the general help */
 int cli_help(const char *cmd);

@@ -220,20 +220,7 @@ int cli_cmd_predict(int argc, char **argv) {
     cJSON_AddItemToArray(jimages, jimg);
     cli_image_free(&img);
   }
-  if (root)
-    cJSON_AddItemToObject(root, "images", jimages);
-  else
-    cJSON_Delete(jimages);
-  if (root && !rc) {
-    char *path = cli_join(out, "predict.json");
-    rc = path ? cli_report_write(root, path) : cli_error("out of memory");
-    free(path);
-  }
-  if (!rc && failed) {
-    if (inputs.n > 1) cli_note("%d of %zu inputs failed", failed, inputs.n);
-    rc = CLI_FAIL;
-  }
-  cJSON_Delete(root);
+  rc = cli_report_finish(root, jimages, out, "predict.json", rc, failed, inputs.n);
   cli_model_close(&m);
   cli_names_free(&names);
   cli_inputs_free(&inputs);

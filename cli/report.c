@@ -82,3 +82,22 @@ int cli_report_write(cJSON *root, const char *path) {
   if (bad) return cli_error("%s: write error", path);
   return CLI_OK;
 }
+
+int cli_report_finish(cJSON *root, cJSON *jimages, const char *out, const char *name, int rc,
+                      int failed, size_t n_inputs) {
+  if (root)
+    cJSON_AddItemToObject(root, "images", jimages);
+  else
+    cJSON_Delete(jimages);
+  if (root && !rc) {
+    char *path = cli_join(out, name);
+    rc = path ? cli_report_write(root, path) : cli_error("out of memory");
+    free(path);
+  }
+  if (!rc && failed) {
+    if (n_inputs > 1) cli_note("%d of %zu inputs failed", failed, n_inputs);
+    rc = CLI_FAIL;
+  }
+  cJSON_Delete(root);
+  return rc;
+}
