@@ -185,9 +185,15 @@ segcam_status segcam_session_layer(const segcam_session *ss, size_t i, segcam_la
     int weighted = m->op == SC_OP_CONV || m->op == SC_OP_CONV_TRANSPOSE || m->op == SC_OP_GEMM ||
                    m->op == SC_OP_MATMUL || m->op == SC_OP_BATCHNORM || m->op == SC_OP_LAYERNORM ||
                    m->op == SC_OP_PRELU;
-    for (int k = 0; weighted && k < m->n_in; k++)
-      if (m->in[k] >= 0 && g->values[m->in[k]].cdata && g->values[m->in[k]].dtype == SC_F32)
-        out->params += sc_shape_numel(&g->values[m->in[k]].shape);
+    for (int k = 0; weighted && k < m->n_in; k++) {
+      int v = m->in[k];
+      if (v < 0 || !g->values[v].cdata || g->values[v].dtype != SC_F32) continue;
+      /* a shared layer's later calls reuse the first call's weights: count them once */
+      int seen = 0;
+      for (int e = 0; e < ni && !seen; e++)
+        for (int q = 0; q < g->nodes[e].n_in; q++) seen |= g->nodes[e].in[q] == v;
+      if (!seen) out->params += sc_shape_numel(&g->values[v].shape);
+    }
   }
   return SEGCAM_OK;
 }

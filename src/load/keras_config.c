@@ -550,7 +550,10 @@ static segcam_status parse_act_name(kx *x, const char *a, actspec *s) {
   else if (streq(a, "mish"))
     s->kind = ACT_MISH;
   else
-    return lerr(x, SEGCAM_E_UNSUPPORTED, "activation '%s' is not supported", a);
+    return lerr(x, SEGCAM_E_UNSUPPORTED,
+                "activation '%s' is not supported (a custom function, or a built-in segcam "
+                "lacks); re-save the model with a supported activation or export it to ONNX",
+                a);
   return SEGCAM_OK;
 }
 
@@ -563,7 +566,9 @@ static segcam_status parse_act(kx *x, const cJSON *a, actspec *s) {
     if (!n) n = jstr(a, "class_name", NULL);
     if (n && !streq(n, "function")) return parse_act_name(x, n, s);
   }
-  return lerr(x, SEGCAM_E_UNSUPPORTED, "the activation is not a built-in Keras activation");
+  return lerr(x, SEGCAM_E_UNSUPPORTED,
+              "the activation is not a built-in Keras activation (a custom function); re-save "
+              "the model with a built-in activation or export it to ONNX");
 }
 
 static int emit_act(kx *x, int v, const sc_act_params *ap) {
@@ -1988,7 +1993,10 @@ static segcam_status h_tfop(kx *x, klayer *L, kcall *c, kt *out) {
     one.n_in = 1;
     return resize_common(x, &one, 1, p, out);
   }
-  return lerr(x, SEGCAM_E_UNSUPPORTED, "the TensorFlow function '%s' is not supported", fn);
+  return lerr(x, SEGCAM_E_UNSUPPORTED,
+              "the TensorFlow function '%s' is not supported; export the model to ONNX "
+              "(tf2onnx) or rebuild it with Keras layers",
+              fn);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
@@ -2369,8 +2377,9 @@ static segcam_status translate(kx *x, kmodel *m, klayer *L, int call, kcall *c) 
   return store_outs(L, call, &p, 1);
 }
 
-/* A model input from an InputLayer config: a graph input in Keras order and, for a 4-D
- * channels_last model, its NCHW transpose as the node that stands for the InputLayer. */
+/* A model input from an InputLayer config: a graph input in Keras order and a node that stands
+ * for the InputLayer (so that every model lists its input as a layer, as model.summary() does
+ * for Functional models): for a 4-D channels_last model its NCHW transpose, else an Identity. */
 static segcam_status make_input(kx *x, const char *name, const char *full, const cJSON *shape,
                                 kt **out) {
   int r = cJSON_GetArraySize(shape);
@@ -2394,15 +2403,19 @@ static segcam_status make_input(kx *x, const char *name, const char *full, const
   if (!t) return SEGCAM_E_NOMEM;
   if (x->g->n_inputs == 1)
     x->g->input_layout = r == 4 && x->channels_last ? SEGCAM_LAYOUT_NHWC : SEGCAM_LAYOUT_NCHW;
-  if (r == 4 && x->channels_last) {
+  int nhwc = r == 4 && x->channels_last;
+  if (nhwc) {
     if (kt_nchw(x, t) < 0) return xfail(x);
-    sc_node *n = &x->g->nodes[x->g->values[t->vc].producer];
-    free(n->type);
-    n->type = sc_strdup("InputLayer");
-    n->name = sc_strdup(full);
-    if (!n->type || !n->name) return SEGCAM_E_NOMEM;
-    n->user_nhwc = 1;
+  } else {
+    t->vk = emit_t(x, "InputLayer", SC_OP_IDENTITY, &v, 1, NULL);
+    TRYV(t->vk);
   }
+  sc_node *n = &x->g->nodes[x->g->values[nhwc ? t->vc : t->vk].producer];
+  free(n->type);
+  n->type = sc_strdup("InputLayer");
+  n->name = sc_strdup(full);
+  if (!n->type || !n->name) return SEGCAM_E_NOMEM;
+  n->user_nhwc = nhwc;
   *out = t;
   return SEGCAM_OK;
 }
