@@ -273,7 +273,6 @@ static void shape_str(char *buf, size_t cap, const sc_npy *a) {
 
 static int run_npy(cli_model *m, const cli_prep *pp, const char *path, const char *save_input,
                    cli_image *img) {
-  (void)pp;
   sc_npy a;
   double t0 = cli_now();
   if (sc_npy_read(path, &a)) return cli_lib_error();
@@ -309,6 +308,12 @@ static int run_npy(cli_model *m, const cli_prep *pp, const char *path, const cha
   }
   int64_t mh = is_image ? m->info.dims[ax.h] : -1, mw = is_image ? m->info.dims[ax.w] : -1;
   if (H > 0 && W > 0 && ((mh > 0 && mh != H) || (mw > 0 && mw != W))) H = W = -1;
+  if (H > 0 && W > 0 && pp->size_h > 0 && (pp->size_h != H || pp->size_w != W)) {
+    sc_npy_free(&a);
+    return cli_error("%s: the array is %lldx%lld (HxW) but --size asks for %lldx%lld; .npy inputs "
+                     "are used as they are (no resize)", path, (long long)H, (long long)W,
+                     (long long)pp->size_h, (long long)pp->size_w);
+  }
   if (H <= 0 || W <= 0) {
     char want[512];
     if (is_image && ax.rank == 4 && C > 0) {

@@ -127,6 +127,9 @@ expect "npy of the wrong shape names file and shapes" 1 "wrong.npy|[5,6,7]|[1,1,
   explain --model "$PT26" --image "$T/wrong.npy" --class 0 --out "$O"
 expect "truncated npy" 1 "short.npy" -- \
   explain --model "$PT26" --image "$T/short.npy" --class 0 --out "$O"
+expect "--size that contradicts an .npy input" 1 "pt26_sed_unet_op18.input.npy|224x224|128x128" -- \
+  explain --model "$PT26" --image "$SRC/tests/data/models/pt26_sed_unet_op18.input.npy" \
+  --size 128x128 --class 0 --out "$O"
 
 # ---- classes and layers ----------------------------------------------------------------------
 expect "class out of range (binary model)" 1 "pt26_sed_unet_op18.onnx|class 3" -- \
