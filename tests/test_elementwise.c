@@ -127,7 +127,8 @@ static void avoid(float *x, int64_t n, const float *kinks, int nk) {
  *    ("{SC_ACT_ABS, 0, 0, 0, 0}", torch.abs, None),
  *    ("{SC_ACT_RELU_TF, 0.1f, 1.0f, 0, 4.0f}", lambda x: relu_tf(x, 0.1, 1.0, 4.0), None),
  *    ("{SC_ACT_RELU_TF, 0.2f, 0, 0, INFINITY}", lambda x: relu_tf(x, 0.2, 0.0, None), None),
- *    ("{SC_ACT_SCALE_SHIFT, 1.0f / 127.5f, -1.0f, 0, 0}", lambda x: x/127.5 - 1, None)]
+ *    ("{SC_ACT_SCALE_SHIFT, 1.0f / 127.5f, -1.0f, 0, 0}", lambda x: x/127.5 - 1, None),
+ *    ("{SC_ACT_ERF, 0, 0, 0, 0}", torch.erf, None)]
  *   X = [-3.5, -1.25, -0.3, 0.0, 0.4, 1.1, 2.7, 6.0, 7.5]
  *   XG = [-3.5, -1.25, -0.3, 0.4, 1.1, 2.7, 7.5]
  *   f32 = lambda v: torch.tensor(v, dtype=torch.float32).double()
@@ -261,6 +262,13 @@ static const act_ref act_refs[] = {
       -0.9529411765, -0.9411764706},
      {0.007843137255, 0.007843137255, 0.007843137255, 0.007843137255, 0.007843137255,
       0.007843137255, 0.007843137255}},
+    /* ONNX Erf (sweep: PyTorch 1.13 exports nn.GELU() as x*0.5*(1 + Erf(x/sqrt 2))) */
+    {{SC_ACT_ERF, 0, 0, 0, 0},
+     0,
+     {-0.9999992569, -0.9229001283, -0.3286267718, 0, 0.4283923608, 0.8802050776, 0.9998656673, 1,
+      1},
+     {5.399426777e-06, 0.2365211224, 1.031260902, 0.9615412943, 0.3364795801, 0.0007699245616,
+      4.201365378e-25}},
 };
 
 static void test_act_refs(void) {
@@ -327,6 +335,7 @@ static void test_act_gradcheck(void) {
       {{SC_ACT_RELU_TF, 0, 0, 0, 6.0f}, -2, 8, {0, 6}, 2},
       {{SC_ACT_RELU_TF, 0.2f, 0, 0, INFINITY}, -3, 3, {0}, 1},
       {{SC_ACT_SCALE_SHIFT, 1.0f / 127.5f, -1.0f, 0, 0}, 0, 255, {0}, 0},
+      {{SC_ACT_ERF, 0, 0, 0, 0}, -2.5f, 2.5f, {0}, 0},
   };
   int64_t dims[4] = {2, 3, 4, 5};
   float x[120];

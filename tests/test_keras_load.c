@@ -1497,8 +1497,8 @@ static void test_refused_configs(void) {
      "Python"},
     {SEQ1("{'class_name': 'MyBlock', 'registered_name': 'pkg>MyBlock', 'config': {'name': 'mb'}}"),
      SEGCAM_E_UNSUPPORTED, "layer 'mb' (MyBlock)", "pkg>MyBlock"},
-    {SEQ1("{'class_name': 'Conv1D', 'config': {'name': 'c1d'}}"), SEGCAM_E_UNSUPPORTED,
-     "layer 'c1d'", "1-D"},
+    {SEQ1("{'class_name': 'Conv3D', 'config': {'name': 'c1d'}}"), SEGCAM_E_UNSUPPORTED,
+     "layer 'c1d'", "3-D"},
     {SEQ1("{'class_name': 'Conv2D', 'config': {'name': 'c', 'filters': 2, 'kernel_size': 3, "
           "'use_bias': true}}"), SEGCAM_E_FORMAT, "layer 'c' (Conv2D)", "1 weight tensors"},
     {SEQ1("{'class_name': 'Conv2D', 'config': {'name': 'k', 'filters': 2, 'kernel_size': 3}}"),

@@ -1148,6 +1148,168 @@ static void test_hand_encoded_bad(void) {
 }
 
 /* External data: locations that leave the model's directory, reads beyond the end. */
+/* Writes `m` as `name`, runs it through the public API at its own input size on `x`, and
+ * compares output 0 with `ref` (n values). */
+static void run_expect(const char *name, pb *m, const float *x, size_t nx, const double *ref,
+                       size_t n) {
+  const char *p = tmp_path(name);
+  write_file(p, m->d, m->n);
+  free(m->d);
+  memset(m, 0, sizeof *m);
+  segcam_model *model = NULL;
+  segcam_session *ss = NULL;
+  segcam_output o;
+  segcam_status st = segcam_model_load(p, &model);
+  if (st == SEGCAM_OK) st = segcam_session_create(model, -1, -1, &ss);
+  if (st == SEGCAM_OK) st = segcam_session_run(ss, x, nx);
+  if (st == SEGCAM_OK) st = segcam_session_output(ss, &o);
+  CHECK(st == SEGCAM_OK, "%s: %s", name, segcam_last_error());
+  if (st == SEGCAM_OK) {
+    size_t no = 1;
+    for (int i = 0; i < o.ndim; i++) no *= (size_t)o.shape[i];
+    CHECK(no == n, "%s: output has %zu values, expected %zu", name, no, n);
+    if (no == n) t_close(name, o.data, ref, n, 1e-6, 1e-6);
+  }
+  segcam_session_free(ss);
+  segcam_model_free(model);
+}
+
+/* The producer of node input k, or NULL. */
+static const sc_node *producer_of(const sc_graph *g, const sc_node *n, int k) {
+  if (k >= n->n_in || n->in[k] < 0 || g->values[n->in[k]].producer < 0) return NULL;
+  return &g->nodes[g->values[n->in[k]].producer];
+}
+
+/* Regressions found by tools/sweep_exports.py (torch.onnx.export of random-weight nets; see
+ * docs/ONNX_COVERAGE.md).  Expected values: hand-computed, or PyTorch float64 as noted. */
+static void test_sweep_regressions(void) {
+  /* nn.GELU() exported by PyTorch 1.13 at opsets 9..13: x * 0.5 * (1 + Erf(x / sqrt 2)) */
+  {
+    sc_graph g;
+    pb gr = base_graph();
+    node(&gr, "Erf", "erf", "x", "y", NULL);
+    finish_graph(&gr);
+    pb m = model_bytes(13, &gr);
+    segcam_status st = load_model_pb("erf.onnx", &m, &g);
+    CHECK(st == SEGCAM_OK, "erf.onnx: %s", segcam_last_error());
+    if (st == SEGCAM_OK) {
+      const sc_act_params *e = params_of(&g, "erf", SC_OP_ACT);
+      CHECK(e && e->kind == SC_ACT_ERF, "Erf -> act ERF");
+      sc_graph_free(&g);
+    }
+  }
+  /* Expand (x.expand_as(y)): x [1,2,1,3] against shape [2,1] -> [1,2,2,3] (multidirectional:
+   * the output is larger than `shape`), as Mul by ConstantOfShape(shape, 1). */
+  {
+    const int64_t xd[4] = {1, 2, 1, 3}, sd[1] = {2}, shp[2] = {2, 1};
+    pb gr = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, xd, 4);
+    pb t = tensor_i64("shape", sd, 1, shp, 2);
+    pb_sub(&gr, G_INIT, &t);
+    node(&gr, "Expand", "ex", "x,shape", "y", NULL);
+    finish_graph(&gr);
+    pb m = model_bytes(13, &gr);
+    pb m2 = {0};
+    pb_raw(&m2, m.d, m.n);
+    sc_graph g;
+    segcam_status st = load_model_pb("expand.onnx", &m, &g);
+    CHECK(st == SEGCAM_OK, "expand.onnx: %s", segcam_last_error());
+    if (st == SEGCAM_OK) {
+      const sc_node *ex = find_node(&g, "ex"), *ones = ex ? producer_of(&g, ex, 1) : NULL;
+      CHECK(ex && ex->op == SC_OP_BINARY && ((sc_binary_params *)ex->params)->kind == SC_BIN_MUL &&
+                ones && ones->op == SC_OP_CONSTANT_OF_SHAPE &&
+                ((sc_constant_of_shape_params *)ones->params)->value == 1.0 &&
+                ((sc_constant_of_shape_params *)ones->params)->dtype == SC_F32,
+            "Expand -> Mul(x, ConstantOfShape(shape, 1))");
+      sc_graph_free(&g);
+    }
+    const float x[6] = {1, -2, 3, 0.5f, 4, -6};
+    const double ref[12] = {1, -2, 3, 1, -2, 3, 0.5, 4, -6, 0.5, 4, -6};
+    run_expect("expand_run.onnx", &m2, x, 6, ref, 12);
+  }
+  /* InstanceNormalization (nn.InstanceNorm2d; nn.GroupNorm exports through it) ->
+   * LayerNormalization(axis 2) + BatchNormalization(mean 0, var 1, eps 0).  Reference:
+   *   x = torch.tensor([0.5,-1,2,0.25, 3,1.5,-0.5,1], dtype=torch.float64).reshape(1,2,2,2)
+   *   F.instance_norm(x, weight=torch.tensor([2.,-1.]), bias=torch.tensor([.5,1.]), eps=0.01) */
+  {
+    const int64_t xd[4] = {1, 2, 2, 2}, cd[1] = {2};
+    const float sv[2] = {2, -1}, bv[2] = {0.5f, 1};
+    pb gr = {0}, a = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, xd, 4);
+    pb t = tensor_f32("s", cd, 1, sv, 2);
+    pb_sub(&gr, G_INIT, &t);
+    t = tensor_f32("b", cd, 1, bv, 2);
+    pb_sub(&gr, G_INIT, &t);
+    a_float(&a, "epsilon", 0.01f);
+    node(&gr, "InstanceNormalization", "in", "x,s,b", "y", &a);
+    finish_graph(&gr);
+    pb m = model_bytes(11, &gr);
+    pb m2 = {0};
+    pb_raw(&m2, m.d, m.n);
+    sc_graph g;
+    segcam_status st = load_model_pb("instnorm.onnx", &m, &g);
+    CHECK(st == SEGCAM_OK, "instnorm.onnx: %s", segcam_last_error());
+    if (st == SEGCAM_OK) {
+      const sc_node *bn = find_node(&g, "in"), *ln = bn ? producer_of(&g, bn, 0) : NULL;
+      CHECK(bn && bn->op == SC_OP_BATCHNORM && ((sc_batchnorm_params *)bn->params)->epsilon == 0 &&
+                ln && ln->op == SC_OP_LAYERNORM && !ln->name &&
+                ((sc_layernorm_params *)ln->params)->axis == 2 &&
+                ((sc_layernorm_params *)ln->params)->epsilon == 0.01f,
+            "InstanceNormalization -> LayerNormalization(axis 2) + BatchNormalization");
+      sc_graph_free(&g);
+    }
+    const float x[8] = {0.5f, -1, 2, 0.25f, 3, 1.5f, -0.5f, 1};
+    const double ref[8] = {0.6167297502, -2.184784255, 3.418243755, 0.1498107494,
+                           -0.39554139,  0.8006369443, 2.39554139,  1.199363056};
+    run_expect("instnorm_run.onnx", &m2, x, 8, ref, 8);
+  }
+  /* Split (torch.split / chunk at opsets < 11, and tf2onnx): sizes from the attribute (opset 11)
+   * and from the constant input (opset 13); outputs 1.. come from helper Slices.  y = the
+   * outputs concatenated in reverse, so x's channels [0 | 1 2 | 3] come back as [3 | 1 2 | 0]. */
+  for (int v = 0; v < 2; v++) {
+    const int64_t xd[4] = {1, 4, 1, 2}, sd[1] = {3}, sizes[3] = {1, 2, 1};
+    pb gr = {0}, a = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, xd, 4);
+    a_int(&a, "axis", -3);
+    if (v == 0) {
+      a_ints(&a, "split", sizes, 3);
+      node(&gr, "Split", "sp", "x", "p,q,r", &a);
+    } else {
+      pb t = tensor_i64("sizes", sd, 1, sizes, 3);
+      pb_sub(&gr, G_INIT, &t);
+      node(&gr, "Split", "sp", "x,sizes", "p,q,r", &a);
+    }
+    pb ca = {0};
+    a_int(&ca, "axis", 1);
+    node(&gr, "Concat", "cat", "r,q,p", "y", &ca);
+    finish_graph(&gr);
+    pb m = model_bytes(v ? 13 : 11, &gr);
+    const float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const double ref[8] = {7, 8, 3, 4, 5, 6, 1, 2};
+    run_expect(v ? "split13.onnx" : "split11.onnx", &m, x, 8, ref, 8);
+  }
+  {
+    pb gr = base_graph(), a = {0};
+    a_int(&a, "axis", 1);
+    node(&gr, "Split", "sp", "x", "y,z", &a);
+    finish_graph(&gr);
+    pb m = model_bytes(13, &gr);
+    expect_fail_pb("split_equal.onnx", &m, SEGCAM_E_UNSUPPORTED, "'sp' (Split)", "equal parts");
+  }
+  {
+    const int64_t sizes[2] = {1, 1};
+    pb gr = base_graph(), a = {0};
+    a_ints(&a, "split", sizes, 2);
+    node(&gr, "Split", "sp", "x", "y,z,w", &a);
+    finish_graph(&gr);
+    pb m = model_bytes(11, &gr);
+    expect_fail_pb("split_count.onnx", &m, SEGCAM_E_FORMAT, "'sp' (Split)", "2 sizes for 3");
+  }
+}
+
 static void test_external(void) {
   const char *locs[] = {"/etc/passwd", "../x.bin",  "a/../../x.bin",
                         "..\\x.bin",   "C:\\x.bin", "sub/.."};
@@ -1285,6 +1447,7 @@ int main(void) {
   test_ops_old_opsets();
   test_hand_encoded();
   test_hand_encoded_bad();
+  test_sweep_regressions();
   test_external();
   test_bad_files();
 

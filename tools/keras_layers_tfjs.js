@@ -24,6 +24,17 @@
 //                      the per-channel parameters by i % C, i.e. always along the last axis
 //   TfActivation       Keras 3 definitions: hard_sigmoid = relu6(x+3)/6, leaky_relu (0.2),
 //                      hard_silu; tfjs's hardSigmoid is Keras 2's
+//   TfConv             Conv1D/Conv2D with groups > 1 (tfjs has no groups: one convolution per
+//                      group on its slice of the channels, concatenated) or the 'exponential'
+//                      activation (unknown to tfjs); Conv1D 'causal' = (k-1)*d zeros before
+//   TfUpSampling1D     backend.repeat_elements along the steps (tfjs has no UpSampling1D)
+//   TfSoftmax          Softmax over a non-last axis (tfjs's softmax is last-axis only) or an axis
+//                      list (tf.keras 2: exp(x - reduce_logsumexp(x, axis)))
+//   TfGlobalPooling    GlobalAverage/MaxPooling with keepdims (tfjs ignores keepdims), and
+//                      the 1-D ones channels_first (tfjs pools axis 1 whatever the format)
+//   TfPooling1D        Max/AveragePooling1D channels_first (tfjs pools axis 1 whatever the
+//                      format)
+//   TfIdentity         SpatialDropout2D and ActivityRegularization (absent): identity at inference
 // (Their gradients are tfjs's autodiff of those ops.)  A BatchNormalization without gamma or beta
 // gets scale/center = true and weights of ones/zeros instead (the same function), because tfjs's
 // batchNorm gradient fails without them; LayerNormalization without center likewise gets beta =
@@ -220,6 +231,186 @@ class TfActivation extends tf.layers.Layer {
 }
 TfActivation.className = 'TfActivation';
 tf.serialization.registerClass(TfActivation);
+
+function activate(name, x) {
+  switch (name == null ? 'linear' : name) {
+    case 'linear': return x;
+    case 'relu': return tf.relu(x);
+    case 'tanh': return tf.tanh(x);
+    case 'elu': return tf.elu(x);
+    case 'exponential': return tf.exp(x);
+    default: throw new Error('activate: ' + name);
+  }
+}
+
+class TfConv extends tf.layers.Layer {
+  constructor(args) {
+    super(args);
+    this.rank = args.rank;
+    this.filters = args.filters;
+    const arr = (v) => (Array.isArray(v) ? v : [v]);
+    this.kernelSize = arr(args.kernelSize);
+    this.stridesTf = arr(args.strides == null ? 1 : args.strides);
+    this.dil = arr(args.dilationRate == null ? 1 : args.dilationRate);
+    this.paddingTf = args.padding || 'valid';
+    this.groups = args.groups || 1;
+    this.useBias = args.useBias == null ? true : args.useBias;
+    this.act = args.activation;
+    this.cf = args.dataFormat === 'channelsFirst' || args.dataFormat === 'channels_first';
+  }
+  build(inputShape) {
+    const C = inputShape[this.cf ? 1 : inputShape.length - 1];
+    this.kernel = this.addWeight('kernel', this.kernelSize.concat([C / this.groups, this.filters]),
+                                 'float32', tf.initializers.zeros());
+    if (this.useBias) {
+      this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
+    }
+    this.built = true;
+  }
+  outLen(n, a) {
+    const keff = (this.kernelSize[a] - 1) * this.dil[a] + 1, s = this.stridesTf[a];
+    if (this.paddingTf === 'valid') return Math.floor((n - keff + s) / s);
+    return Math.ceil(n / s); // 'same', and 'causal' (n + keff - 1 padded, then 'valid')
+  }
+  computeOutputShape(s) {
+    const o = s.slice(), r = this.rank;
+    for (let a = 0; a < r; a++) o[(this.cf ? 2 : 1) + a] = this.outLen(s[(this.cf ? 2 : 1) + a], a);
+    o[this.cf ? 1 : r + 1] = this.filters;
+    return o;
+  }
+  call(inputs) {
+    return tf.tidy(() => {
+      let x = one(inputs);
+      const r = this.rank;
+      if (this.cf) x = tf.transpose(x, r === 1 ? [0, 2, 1] : [0, 2, 3, 1]);
+      let pad = this.paddingTf;
+      if (pad === 'causal') {
+        x = tf.pad(x, [[0, 0], [(this.kernelSize[0] - 1) * this.dil[0], 0], [0, 0]]);
+        pad = 'valid';
+      }
+      const k = this.kernel.read(), G = this.groups, F = this.filters / G;
+      const xs = G > 1 ? tf.split(x, G, r + 1) : [x], ys = [];
+      for (let g = 0; g < G; g++) {
+        const kg = tf.slice(k, Array(r + 1).fill(0).concat([g * F]), k.shape.slice(0, r + 1)
+          .concat([F]));
+        ys.push(r === 1 ? tf.conv1d(xs[g], kg, this.stridesTf[0], pad, 'NWC', this.dil[0])
+                        : tf.conv2d(xs[g], kg, this.stridesTf, pad, 'NHWC', this.dil));
+      }
+      let y = G > 1 ? tf.concat(ys, r + 1) : ys[0];
+      if (this.useBias) y = tf.add(y, this.bias.read());
+      y = activate(this.act, y);
+      if (this.cf) y = tf.transpose(y, r === 1 ? [0, 2, 1] : [0, 3, 1, 2]);
+      return y;
+    });
+  }
+}
+TfConv.className = 'TfConv';
+tf.serialization.registerClass(TfConv);
+
+class TfUpSampling1D extends tf.layers.Layer {
+  constructor(args) {
+    super(args);
+    this.size = args.size == null ? 2 : args.size;
+  }
+  call(inputs) {
+    return tf.tidy(() => {
+      const x = one(inputs), [n, l, c] = x.shape;
+      return tf.reshape(tf.tile(tf.expandDims(x, 2), [1, 1, this.size, 1]), [n, l * this.size, c]);
+    });
+  }
+  computeOutputShape(s) {
+    return [s[0], s[1] == null ? null : s[1] * this.size, s[2]];
+  }
+}
+TfUpSampling1D.className = 'TfUpSampling1D';
+tf.serialization.registerClass(TfUpSampling1D);
+
+class TfSoftmax extends tf.layers.Layer {
+  constructor(args) {
+    super(args);
+    this.axes = Array.isArray(args.axis) ? args.axis : [args.axis == null ? -1 : args.axis];
+  }
+  call(inputs) {
+    return tf.tidy(() => {
+      const x = one(inputs);
+      return tf.exp(tf.sub(x, tf.logSumExp(x, this.axes, true)));
+    });
+  }
+  computeOutputShape(s) {
+    return s;
+  }
+}
+TfSoftmax.className = 'TfSoftmax';
+tf.serialization.registerClass(TfSoftmax);
+
+class TfGlobalPooling extends tf.layers.Layer {
+  constructor(args) {
+    super(args);
+    this.isMax = args.isMax;
+    this.cf = args.dataFormat === 'channelsFirst' || args.dataFormat === 'channels_first';
+    this.keepdims = !!args.keepdims;
+  }
+  axesFor(rank) {
+    const a = [];
+    for (let i = this.cf ? 2 : 1; i < (this.cf ? rank : rank - 1); i++) a.push(i);
+    return a;
+  }
+  call(inputs) {
+    return tf.tidy(() => {
+      const x = one(inputs), ax = this.axesFor(x.shape.length);
+      return this.isMax ? tf.max(x, ax, this.keepdims) : tf.mean(x, ax, this.keepdims);
+    });
+  }
+  computeOutputShape(s) {
+    const ax = this.axesFor(s.length);
+    return this.keepdims ? s.map((d, i) => (ax.includes(i) ? 1 : d))
+                         : s.filter((d, i) => !ax.includes(i));
+  }
+}
+TfGlobalPooling.className = 'TfGlobalPooling';
+tf.serialization.registerClass(TfGlobalPooling);
+
+class TfPooling1D extends tf.layers.Layer {
+  constructor(args) {
+    super(args);
+    const first = (v) => (Array.isArray(v) ? v[0] : v);
+    this.isMax = args.isMax;
+    this.pool = first(args.poolSize == null ? 2 : args.poolSize);
+    this.stride = first(args.strides == null ? this.pool : args.strides);
+    this.paddingTf = args.padding || 'valid';
+    this.cf = args.dataFormat === 'channelsFirst' || args.dataFormat === 'channels_first';
+  }
+  call(inputs) {
+    return tf.tidy(() => {
+      let x = one(inputs);
+      if (this.cf) x = tf.transpose(x, [0, 2, 1]);
+      const x4 = tf.expandDims(x, 1), k = [1, this.pool], s = [1, this.stride];
+      let y = tf.squeeze(this.isMax ? tf.maxPool(x4, k, s, this.paddingTf)
+                                    : tf.avgPool(x4, k, s, this.paddingTf), [1]);
+      if (this.cf) y = tf.transpose(y, [0, 2, 1]);
+      return y;
+    });
+  }
+  computeOutputShape(s) {
+    const n = s[this.cf ? 2 : 1];
+    const o = this.paddingTf === 'same' ? Math.ceil(n / this.stride)
+                                        : Math.floor((n - this.pool + this.stride) / this.stride);
+    return this.cf ? [s[0], s[1], o] : [s[0], o, s[2]];
+  }
+}
+TfPooling1D.className = 'TfPooling1D';
+tf.serialization.registerClass(TfPooling1D);
+
+class TfIdentity extends tf.layers.Layer {
+  call(inputs) {
+    return tf.tidy(() => tf.clone(one(inputs)));
+  }
+  computeOutputShape(s) {
+    return s;
+  }
+}
+TfIdentity.className = 'TfIdentity';
+tf.serialization.registerClass(TfIdentity);
 
 function findWeight(model, entry) {
   let layer = model.getLayer(entry.path[0]);

@@ -160,6 +160,13 @@ class Model:
             if p.get('use_bias', True):
                 n = C * p['depth_multiplier'] if cls == 'DepthwiseConv2D' else p['filters']
                 self._w(L, 'bias', (n,), 'bias')
+        elif cls == 'Conv1D':
+            cf = p.get('data_format', 'channels_last') == 'channels_first'
+            C = ins[0].shape[0 if cf else -1]
+            self._w(L, 'kernel', (p['kernel_size'], C // p.get('groups', 1), p['filters']),
+                    'kernel')
+            if p.get('use_bias', True):
+                self._w(L, 'bias', (p['filters'],), 'bias')
         elif cls == 'Dense':
             self._w(L, 'kernel', (ins[0].shape[-1], p['units']), 'kernel')
             if p.get('use_bias', True):
@@ -239,6 +246,51 @@ def _cf_out(G, key, out_key, cf):
         G.apply(out_key, [key], lambda v: (v, lambda g: [g]))
 
 
+def _view1d_in(G, key, tag, cf):
+    """1-D layers computed as 2-D ones on a (1, L, C) view (channels_first (C, L) transposed)."""
+    vk = ('view1d',) + key + (tag,)
+    if cf:
+        G.apply(vk, [key], lambda v: (np.ascontiguousarray(v.T[None]),
+                                      lambda g: [np.ascontiguousarray(g[0].T)]))
+    else:
+        G.apply(vk, [key], lambda v: (v[None], lambda g: [g[0]]))
+    return vk
+
+
+def _view1d_out(G, key, out_key, cf):
+    if cf:
+        G.apply(out_key, [key], lambda v: (np.ascontiguousarray(v[0].T),
+                                           lambda g: [np.ascontiguousarray(g.T[None])]))
+    else:
+        G.apply(out_key, [key], lambda v: (v[0], lambda g: [g[None]]))
+
+
+def _repeat_steps(x, size):
+    """UpSampling1D: backend.repeat_elements along the steps; the adjoint sums each run."""
+    def vjp(g):
+        return [g.reshape(x.shape[0], size, x.shape[1]).sum(axis=1)]
+    return np.repeat(x, size, axis=0), vjp
+
+
+def _global_pool(x, axes, is_max, keepdims):
+    """GlobalAverage/MaxPooling over `axes` (no ties in these tests: the max adjoint goes to the
+    maximum)."""
+    if is_max:
+        y = x.max(axis=axes, keepdims=True)
+        mask = (x == y).astype(float)
+
+        def vjp(g):
+            return [mask * g.reshape(y.shape)]
+    else:
+        y = x.mean(axis=axes, keepdims=True)
+        n = np.prod([x.shape[a] for a in axes])
+
+        def vjp(g):
+            return [np.ones_like(x) * g.reshape(y.shape) / n]
+    return (y if keepdims else y.reshape([d for i, d in enumerate(x.shape) if i not in axes]),
+            vjp)
+
+
 def _act(G, key, name, k3, tag):
     if name in (None, 'linear'):
         return key
@@ -299,6 +351,50 @@ def run_call(G, L, ci, prefix):
             k = kb
         k = _act(G, k, p.get('activation'), k3, tag)
         _cf_out(G, k, out_key, cf)
+    elif cls == 'Conv1D':
+        # a 2-D convolution on the (1, L, C) view; 'causal' = (k-1)*d zeros before, then 'valid'
+        x = _view1d_in(G, in_keys[0], tag, cf)
+        kk, s, d = p['kernel_size'], p.get('strides', 1), p.get('dilation_rate', 1)
+        pad = p.get('padding', 'valid')
+        if pad == 'causal':
+            xc = x + ('causal',)
+            G.apply(xc, [x], R.zero_pad, ((0, 0), ((kk - 1) * d, 0)))
+            x, pad = xc, 'valid'
+        k = x + ('conv1d', tag)
+        G.apply(k, [x], R.conv2d, W['kernel'][None], (1, s), (1, d), pad, p.get('groups', 1))
+        if 'bias' in W:
+            kb = k + ('bias',)
+            G.apply(kb, [k], R.affine, 1.0, W['bias'])
+            k = kb
+        k = _act(G, k, p.get('activation'), k3, tag)
+        _view1d_out(G, k, out_key, cf)
+    elif cls in ('MaxPooling1D', 'AveragePooling1D'):
+        x = _view1d_in(G, in_keys[0], tag, cf)
+        k = x + ('pool1d', tag)
+        ps = p.get('pool_size', 2)
+        G.apply(k, [x], R.pool2d, (1, ps), (1, p.get('strides') or ps), p.get('padding', 'valid'),
+                'max' if cls == 'MaxPooling1D' else 'avg')
+        _view1d_out(G, k, out_key, cf)
+    elif cls == 'UpSampling1D':
+        G.apply(out_key, in_keys, _repeat_steps, p.get('size', 2))
+    elif cls in ('GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D',
+                 'GlobalMaxPooling2D'):
+        n_sp = 1 if cls.endswith('1D') else 2
+        axes = tuple(range(1, 1 + n_sp)) if cf else tuple(range(n_sp))
+        G.apply(out_key, in_keys, _global_pool, axes, cls.startswith('GlobalMax'),
+                p.get('keepdims', False))
+    elif cls in ('Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise',
+                 'GaussianDropout', 'ActivityRegularization'):
+        G.apply(out_key, in_keys, lambda v: (v, lambda g: [g]))
+    elif cls == 'Flatten':
+        G.apply(out_key, in_keys, lambda v: (v.reshape(-1), lambda g: [g.reshape(v.shape)]))
+    elif cls == 'Reshape':
+        ts = tuple(p['target_shape'])
+        G.apply(out_key, in_keys, lambda v: (v.reshape(ts), lambda g: [g.reshape(v.shape)]))
+    elif cls == 'Permute':
+        perm = tuple(d - 1 for d in p['dims'])
+        G.apply(out_key, in_keys, lambda v: (np.transpose(v, perm),
+                                             lambda g: [np.transpose(g, np.argsort(perm))]))
     elif cls == 'Dense':
         k = in_keys[0] + ('dense', tag)
         G.apply(k, in_keys, R.dense, W['kernel'], W.get('bias'))
@@ -360,7 +456,10 @@ def run_call(G, L, ci, prefix):
     elif cls == 'PReLU':
         G.apply(out_key, in_keys, R.prelu, W['alpha'])
     elif cls == 'Softmax':
-        G.apply(out_key, in_keys, R.softmax, p.get('axis', -1))
+        ax = p.get('axis', -1)  # a list: one softmax over the joint axes (reduce_logsumexp)
+        ax = tuple(a - 1 for a in ax) if isinstance(ax, (list, tuple)) else (
+            ax - 1 if ax > 0 else ax)
+        G.apply(out_key, in_keys, R.softmax, ax)
     elif cls == 'Rescaling':
         G.apply(out_key, in_keys, R.affine, f32(p['scale']), f32(p.get('offset', 0.0)))
     else:
@@ -443,6 +542,40 @@ class Cfg:
             if cls == 'Conv2DTranspose':
                 op = p.get('output_padding')
                 c['output_padding'] = None if op is None else pair(op)
+        elif cls == 'Conv1D':
+            c.update({'filters': p['filters'], 'kernel_size': [p['kernel_size']],
+                      'strides': [p.get('strides', 1)], 'padding': p.get('padding', 'valid'),
+                      'data_format': df, 'dilation_rate': [p.get('dilation_rate', 1)],
+                      'groups': p.get('groups', 1), 'activation': p.get('activation', 'linear'),
+                      'use_bias': p.get('use_bias', True),
+                      'kernel_initializer': self.glorot(), 'bias_initializer': self.init('Zeros')})
+            c.update(reg)
+        elif cls in ('MaxPooling1D', 'AveragePooling1D'):
+            ps = p.get('pool_size', 2)
+            c.update({'pool_size': [ps], 'padding': p.get('padding', 'valid'),
+                      'strides': [p.get('strides') or ps], 'data_format': df})
+        elif cls == 'UpSampling1D':
+            c['size'] = p.get('size', 2)
+        elif cls in ('GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D',
+                     'GlobalMaxPooling2D'):
+            c.update({'data_format': df, 'keepdims': p.get('keepdims', False)})
+        elif cls == 'Dropout':
+            c.update({'rate': p.get('rate', 0.5), 'noise_shape': None, 'seed': None})
+        elif cls == 'SpatialDropout2D':
+            c.update({'rate': p.get('rate', 0.5), 'noise_shape': None, 'seed': None,
+                      'data_format': df})
+        elif cls == 'GaussianNoise':
+            c.update({'stddev': p.get('stddev', 0.1), 'seed': None})
+        elif cls == 'GaussianDropout':
+            c.update({'rate': p.get('rate', 0.1), 'seed': None})
+        elif cls == 'ActivityRegularization':
+            c.update({'l1': p.get('l1', 0.0), 'l2': p.get('l2', 0.0)})
+        elif cls == 'Flatten':
+            c['data_format'] = df
+        elif cls == 'Reshape':
+            c['target_shape'] = list(p['target_shape'])
+        elif cls == 'Permute':
+            c['dims'] = list(p['dims'])
         elif cls == 'DepthwiseConv2D':
             if k3:
                 c.update({'depth_multiplier': p['depth_multiplier'],
@@ -550,7 +683,8 @@ class Cfg:
             c.update({'alpha_initializer': self.init('Zeros'), 'alpha_regularizer': None,
                       'alpha_constraint': None, 'shared_axes': p.get('shared_axes')})
         elif cls == 'Softmax':
-            c['axis'] = p.get('axis', -1)
+            ax = p.get('axis', -1)
+            c['axis'] = list(ax) if isinstance(ax, (list, tuple)) else ax
         elif cls == 'Rescaling':
             c.update({'scale': p['scale'], 'offset': p.get('offset', 0.0)})
         elif cls in ('Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum'):
@@ -1176,6 +1310,79 @@ def build_sequential():
     return m.output(m.add('Activation', 'activation', c, activation='sigmoid'))
 
 
+@case('conv1d', [('conv1d.h5', STYLE_TF215), ('conv1d.keras', 'keras')],
+      "Conv1D (a 2-D convolution on an [N, C, 1, L] view) k3 stride 2 'same' + relu on 17 steps "
+      "(odd padding step at the end), k3 dilation 2 'causal' ((k-1)*d zeros before), "
+      "MaxPooling1D 2 'same', UpSampling1D 3, AveragePooling1D 3 stride 1 'same', Conv1D k2 "
+      "'valid' groups 2 + tanh",
+      grad="numpy: tfjs has no gradient for dilated convolutions, and its 'same' average-pooling "
+      "gradient counts the padding")
+def build_conv1d():
+    m = Model('conv1d', normal_input('conv1d', (17, 4)))
+    a = m.add('Conv1D', 'conv1d', m.input, filters=5, kernel_size=3, strides=2, padding='same',
+              activation='relu')
+    b = m.add('Conv1D', 'conv1d_1', a, filters=4, kernel_size=3, dilation_rate=2,
+              padding='causal')
+    c = m.add('MaxPooling1D', 'max_pooling1d', b, pool_size=2, padding='same')
+    d = m.add('UpSampling1D', 'up_sampling1d', c, size=3)
+    e = m.add('AveragePooling1D', 'average_pooling1d', d, pool_size=3, strides=1,
+              padding='same')
+    return m.output(m.add('Conv1D', 'conv1d_2', e, filters=6, kernel_size=2, padding='valid',
+                          groups=2, activation='tanh'))
+
+
+@case('conv1d_cf', [('conv1d_cf.h5', STYLE_TF215), ('conv1d_cf.keras', 'keras')],
+      "channels_first 1-D layers (input N, C, L): Conv1D k4 stride 3 'same' + elu, Conv1D k3 "
+      "'causal' stride 2, MaxPooling1D 3 stride 2 'valid', GlobalAveragePooling1D")
+def build_conv1d_cf():
+    cf = 'channels_first'
+    m = Model('conv1d_cf', normal_input('conv1d_cf', (3, 19)))
+    a = m.add('Conv1D', 'conv1d', m.input, filters=5, kernel_size=4, strides=3, padding='same',
+              data_format=cf, activation='elu')
+    b = m.add('Conv1D', 'conv1d_1', a, filters=4, kernel_size=3, strides=2, padding='causal',
+              data_format=cf)
+    c = m.add('MaxPooling1D', 'max_pooling1d', b, pool_size=3, strides=2, padding='valid',
+              data_format=cf)
+    return m.output(m.add('GlobalAveragePooling1D', 'global_average_pooling1d', c,
+                          data_format=cf))
+
+
+@case('groups_softmax', [('groups_softmax.h5', STYLE_TF215), ('groups_softmax.keras', 'keras')],
+      "Conv2D groups 2 (6 -> 4 channels) + exponential, Softmax axis 1 (over H), Softmax axis "
+      "[1, 2] (one softmax over H and W jointly: exp(x - reduce_logsumexp)), Permute (2, 1, 3), "
+      "Conv2D groups 4 'same' stride 2")
+def build_groups_softmax():
+    m = Model('groups_softmax', normal_input('groups_softmax', (7, 6, 6)))
+    a = m.add('Conv2D', 'conv2d', m.input, filters=4, kernel_size=(3, 3), padding='valid',
+              groups=2, activation='exponential')
+    b = m.add('Softmax', 'softmax', a, axis=1)
+    c = m.add('Softmax', 'softmax_1', b, axis=[1, 2])
+    d = m.add('Permute', 'permute', c, dims=(2, 1, 3))
+    return m.output(m.add('Conv2D', 'conv2d_1', d, filters=8, kernel_size=(2, 3),
+                          strides=(2, 2), padding='same', groups=4))
+
+
+@case('heads', [('heads.h5', STYLE_TF215), ('heads.keras', 'keras')],
+      "inference identities Dropout, SpatialDropout2D, GaussianNoise, GaussianDropout, "
+      "ActivityRegularization between convolutions; GlobalAveragePooling2D and "
+      "GlobalMaxPooling2D (keepdims) concatenated; Reshape, Flatten, Dense on 2-D + softmax")
+def build_heads():
+    m = Model('heads', normal_input('heads', (9, 7, 3)))
+    a = m.add('Conv2D', 'conv2d', m.input, filters=4, kernel_size=(3, 3), padding='same',
+              activation='relu')
+    a = m.add('Dropout', 'dropout', a, rate=0.3)
+    a = m.add('SpatialDropout2D', 'spatial_dropout2d', a, rate=0.2)
+    a = m.add('GaussianNoise', 'gaussian_noise', a, stddev=0.1)
+    a = m.add('GaussianDropout', 'gaussian_dropout', a, rate=0.1)
+    a = m.add('ActivityRegularization', 'activity_regularization', a, l1=0.01)
+    g1 = m.add('GlobalAveragePooling2D', 'global_average_pooling2d', a, keepdims=True)
+    g2 = m.add('GlobalMaxPooling2D', 'global_max_pooling2d', a, keepdims=True)
+    c = m.add('Concatenate', 'concatenate', [g1, g2], axis=-1)
+    r = m.add('Reshape', 'reshape', c, target_shape=(2, 4))
+    f = m.add('Flatten', 'flatten', r)
+    return m.output(m.add('Dense', 'dense', f, units=3, activation='softmax'))
+
+
 # ------------------------------------------------------------------------------------------------
 # TensorFlow.js
 # ------------------------------------------------------------------------------------------------
@@ -1228,6 +1435,26 @@ def tfjs_topology(v, legacy_resize, k3):
             c['scale'] = c['center'] = True  # gamma/beta added by bn_fill
         if cls == 'BatchNormalization' and c['axis'] not in (-1, 3):
             v['class_name'] = 'TfBatchNormalization'
+        if cls in ('Conv1D', 'Conv2D') and (c.get('groups', 1) > 1 or
+                                            c.get('activation') == 'exponential' or
+                                            c.get('padding') == 'causal' or
+                                            (cls == 'Conv1D' and
+                                             c.get('data_format') == 'channels_first')):
+            v['class_name'] = 'TfConv'
+            c['rank'] = 1 if cls == 'Conv1D' else 2
+        if cls == 'UpSampling1D':
+            v['class_name'] = 'TfUpSampling1D'
+        if cls == 'Softmax' and c.get('axis', -1) != -1:
+            v['class_name'] = 'TfSoftmax'
+        cf1d = cls.endswith('1D') and c.get('data_format') == 'channels_first'
+        if cls in ('MaxPooling1D', 'AveragePooling1D') and cf1d:
+            c['is_max'] = cls == 'MaxPooling1D'
+            v['class_name'] = 'TfPooling1D'
+        if cls.startswith('Global') and (c.get('keepdims') or cf1d):
+            c['is_max'] = cls.startswith('GlobalMax')
+            v['class_name'] = 'TfGlobalPooling'
+        if cls in ('SpatialDropout2D', 'ActivityRegularization'):
+            v['class_name'] = 'TfIdentity'
         if cls == 'Activation' and k3 and c['activation'] in ('hard_sigmoid', 'leaky_relu',
                                                                'hard_silu', 'relu6'):
             v['class_name'] = 'TfActivation'
@@ -1420,7 +1647,11 @@ def write_readme(outdir, results):
         'stand-in layer written over tfjs ops (tools/keras_layers_tfjs.js): half-pixel '
         '`UpSampling2D` bilinear (tfjs\'s layer is legacy), `ReLU` with negative_slope/threshold, '
         '`Conv2DTranspose` with output_padding (ignored by tfjs), `Subtract` (absent), `ELU` with '
-        'alpha != 1 (refused), Keras 3 `hard_sigmoid`/`leaky_relu`/`hard_silu`, and '
+        'alpha != 1 (refused), Keras 3 `hard_sigmoid`/`leaky_relu`/`hard_silu`, '
+        '`Conv1D`/`Conv2D` with groups, `causal` padding, channels_first (1-D) or the '
+        '`exponential` activation, `UpSampling1D`, `SpatialDropout2D` and '
+        '`ActivityRegularization` (absent), `Softmax` on a non-last axis or an axis list, global '
+        'pooling with keepdims, channels_first 1-D pooling, and '
         '`BatchNormalization` on a non-last axis (tfjs 4.22\'s cpu batchNorm kernel indexes the '
         'per-channel parameters by i % C, i.e. always along the last axis: wrong for '
         'channels_first).  Batch/LayerNormalization without gamma/beta get ones/zeros for tfjs '
@@ -1429,7 +1660,7 @@ def write_readme(outdir, results):
         '(same weights) with the Keras 3 activation definitions.\n'
         '- The upsampling model has a square input because tfjs\'s cpu ResizeBilinear gradient '
         'swaps H and W otherwise.\n'
-        '- Not covered here: bicubic/area resizing, GlobalPooling, Resizing, TFOpLambda, '
+        '- Not covered here: bicubic/area resizing, Resizing, TFOpLambda, '
         'Normalization (forward-only checks in test_keras_load.c); a nested Sequential or a '
         'nested model called twice; the tf.keras 2 fused-BN epsilon floor (1.001e-5); .keras '
         'files without the vars `name` attribute (Keras < 3.6, the real k341 file has that).\n')

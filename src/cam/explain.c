@@ -4,6 +4,10 @@
  * (before a trailing softmax/sigmoid) unless probabilities are asked for.  M = pixels predicted as
  * c (argmax; for a single-channel output, logit > 0), all pixels, or a caller mask.  A classifier
  * ([1, K] output) uses the class score itself.  An empty M gives a zero map and a warning. */
+/* clock_gettime and CLOCK_MONOTONIC are POSIX, hidden by -std=c11 unless asked for (gcc's -fopenmp
+ * happened to expose them; clang's does not). */
+#define _POSIX_C_SOURCE 200809L
+
 #include <float.h>
 #include <math.h>
 #include <inttypes.h>

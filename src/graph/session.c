@@ -2,11 +2,19 @@
  *
  * Memory: one arena for activations, one for gradients, one shared scratch buffer.  Offsets are
  * assigned by a greedy interval allocator (largest first, lowest free offset whose lifetime does
- * not overlap).  Kernels never allocate on the hot path. */
+ * not overlap).  Kernels never allocate on the hot path.
+ *
+ * Bound: folded constants, arena, scratch and gradient arena together may not exceed the machine's
+ * physical memory (or SEGCAM_MAX_MEMORY_MB when set): a plan larger than that cannot run, and a
+ * few hundred bytes of hostile model (a Pad of millions, a Concat of copies) can ask for it.  It
+ * is refused when planned, naming the largest tensor, instead of thrashing for minutes. */
+#define _POSIX_C_SOURCE 200809L /* sysconf */
+
 #include "graph/session.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 
@@ -20,6 +28,8 @@ struct sc_session {
   unsigned char *cst;    /* per value: known before the run */
   unsigned char *folded; /* per node: computed at plan time */
   void **owned;          /* per value: folded data owned by the session */
+  size_t owned_bytes;    /* their total */
+  size_t mem_limit;      /* bytes the whole plan may take */
   sc_node_state *state;  /* per node */
   size_t *scratch_need;  /* per node */
   unsigned char *keep;   /* per value: caller asked to keep */
@@ -103,6 +113,39 @@ static size_t value_bytes(const sc_tensor *t) {
   return align_up((size_t)(n > 0 ? n : 1) * (t->dtype == SC_I64 ? 8 : 4));
 }
 
+/* The memory bound (see the top of the file); SEGCAM_MAX_MEMORY_MB, a positive integer, overrides
+ * physical memory (e.g. to share a machine, or in the fuzz harnesses). */
+static size_t memory_limit(void) {
+  const char *e = getenv("SEGCAM_MAX_MEMORY_MB");
+  if (e && *e) {
+    char *end;
+    unsigned long long mb = strtoull(e, &end, 10);
+    if (*end == '\0' && mb > 0) return mb > (SIZE_MAX >> 20) ? SIZE_MAX : (size_t)mb << 20;
+  }
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0 && (size_t)pages <= SIZE_MAX / (size_t)page)
+    return (size_t)pages * (size_t)page;
+  return (size_t)64 << 30;
+}
+
+static double gib(size_t b) { return (double)b / (double)(1u << 30); }
+
+/* The error for a plan over the bound, naming the largest tensor and the node producing it. */
+static segcam_status over_limit(const sc_session *s, const char *what, size_t need, int value) {
+  const sc_graph *g = s->g;
+  char b[96];
+  int prod = value >= 0 ? g->values[value].producer : -1;
+  const sc_node *n = prod >= 0 ? &g->nodes[prod] : NULL;
+  return sc_error(SEGCAM_E_NOMEM,
+                  "%s: this input size needs %.2f GiB of %s, over the limit of %.2f GiB (physical "
+                  "memory, or SEGCAM_MAX_MEMORY_MB); the largest tensor is '%s' %s, output of "
+                  "node '%s' (%s)",
+                  g->path, gib(need), what, gib(s->mem_limit),
+                  value >= 0 ? g->values[value].name : "?",
+                  value >= 0 ? sc_shape_str(&s->t[value].shape, b, sizeof b) : "",
+                  n && n->name ? n->name : "?", n ? n->type : "?");
+}
+
 /* ---- context building ---------------------------------------------------------------------- */
 
 static void build_ctx(sc_session *s, int ni, sc_opctx *c) {
@@ -175,8 +218,12 @@ static segcam_status infer_all(sc_session *s, const sc_shape *input_shapes) {
     /* run it now, once, with private buffers */
     for (int j = 0; j < n->n_out; j++) {
       int v = n->out[j];
-      s->owned[v] = sc_calloc_n(value_bytes(&s->t[v]), 1);
+      size_t vb = value_bytes(&s->t[v]);
+      if (vb > s->mem_limit - s->owned_bytes)
+        return over_limit(s, "constants folded before the run", s->owned_bytes + vb, v);
+      s->owned[v] = sc_calloc_n(vb, 1);
       if (!s->owned[v]) return SEGCAM_E_NOMEM;
+      s->owned_bytes += vb;
       s->t[v].data = s->owned[v];
     }
     void *scratch = c.scratch_size ? aligned_alloc(SC_ALIGN, align_up(c.scratch_size)) : NULL;
@@ -243,6 +290,12 @@ static segcam_status plan_forward(sc_session *s) {
     free(ivs);
     return SEGCAM_E_NOMEM;
   }
+  /* iv_place sorted ivs largest first */
+  if (total > s->mem_limit - s->owned_bytes || scratch > s->mem_limit - s->owned_bytes - total) {
+    int big = n_iv ? ivs[0].id : -1;
+    free(ivs);
+    return over_limit(s, "activation memory", s->owned_bytes + total + scratch, big);
+  }
   for (int i = 0; i < n_iv; i++) s->off[ivs[i].id] = ivs[i].off;
   free(ivs);
   free(s->arena);
@@ -297,6 +350,7 @@ segcam_status sc_session_create(const sc_graph *g, const sc_shape *input_shapes,
   sc_session *s = sc_calloc_n(1, sizeof *s);
   if (!s) return SEGCAM_E_NOMEM;
   s->g = g;
+  s->mem_limit = memory_limit();
   s->nv = g->n_values;
   s->nn = g->n_nodes;
   size_t nv = (size_t)s->nv + 1, nn = (size_t)s->nn + 1;
@@ -483,9 +537,18 @@ static segcam_status plan_backward(sc_session *s, int n_targets, const int *targ
   free(down);
   free(up);
   free(latest);
+  /* need/active now describe the new targets: a failure must force the next call to re-plan */
   if (total == SC_NOT_PLANNED) {
     free(ivs);
+    s->n_bw_targets = -1;
     return SEGCAM_E_NOMEM;
+  }
+  size_t fwd = s->owned_bytes + s->arena_bytes + s->scratch_bytes;
+  if (total > s->mem_limit - (fwd < s->mem_limit ? fwd : s->mem_limit)) {
+    int big = n_iv ? ivs[0].id : -1;
+    free(ivs);
+    s->n_bw_targets = -1;
+    return over_limit(s, "activation and gradient memory", fwd + total, big);
   }
   for (int v = 0; v < nv; v++) s->goff[v] = SC_NOT_PLANNED;
   for (int i = 0; i < n_iv; i++) s->goff[ivs[i].id] = ivs[i].off;

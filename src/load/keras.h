@@ -94,6 +94,11 @@ void kr_strings_free(char **s, int n);
  * larger than `max_bytes` are refused as corrupt. */
 segcam_status kr_h5_read_dataset(const char *path, hid_t loc, const char *name, uint64_t max_bytes,
                                  kr_weight *w);
+
+/* Refuses an HDF5 file image `b[0..n)` whose global heap collections would send libhdf5 1.10
+ * into an endless loop or out of its buffer (see keras_h5.c); call before H5Fopen.  `what`
+ * names the file in the message. */
+segcam_status kr_h5_check_heaps(const char *what, const uint8_t *b, size_t n);
 #endif
 
 #endif

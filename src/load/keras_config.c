@@ -26,8 +26,11 @@
  * AveragePooling excludes padding, tf.keras 2 fused BN epsilon >= 1.001e-5, resize semantics by
  * Keras version, activation definitions per version.
  *
+ * 1-D layers (Conv1D, 1-D pooling, UpSampling1D) run as 2-D ones on an [N, C, 1, L] view.
+ *
  * Not here: the containers (keras_h5.c, keras_zip.c); layers with Python code (Lambda), custom
- * classes, 1-D/3-D layers, recurrent and attention layers: they are refused naming the layer. */
+ * classes, 3-D and the other 1-D layers, recurrent and attention layers: they are refused naming
+ * the layer. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <cjson/cJSON.h>
@@ -712,6 +715,204 @@ static segcam_status h_conv(kx *x, klayer *L, kcall *c, kt *out) {
   return SEGCAM_OK;
 }
 
+/* ---- 1-D layers ---------------------------------------------------------------------------------
+ * Conv1D, MaxPooling1D/AveragePooling1D, UpSampling1D and GlobalAverage/MaxPooling1D run as their
+ * 2-D counterparts on an [N, C, 1, L] view of the Keras tensor ([N, L, C] channels_last, [N, C, L]
+ * channels_first): a Transpose (channels_last only) and a Reshape before, a Reshape and a
+ * Transpose back after.  These helper nodes have no name; the layer's last node is named after
+ * it.  A height of 1 with a kernel height of 1 makes every 2-D rule (TF's 'same' split with the
+ * odd pixel at the end, the pooling divisor that excludes padding) the 1-D one. */
+
+static int emit_reshape(kx *x, int v, const int64_t *shape, int n) {
+  sc_reshape_params *p = NEWP(sc_reshape_params);
+  if (!p) return -1;
+  p->kind = SC_RESHAPE_SHAPE;
+  p->n_shape = n;
+  memcpy(p->shape, shape, (size_t)n * sizeof *shape);
+  return emit(x, SC_OP_RESHAPE, &v, 1, p);
+}
+
+/* The [N, C, 1, L] view of a rank-3 Keras tensor. */
+static int view1d_in(kx *x, kt *t, int cl) {
+  static const int swap[3] = {0, 2, 1};
+  static const int64_t to4[4] = {0, 0, 1, -1}; /* Reshape: 0 copies the dimension */
+  if (t->rank != 3) {
+    lerr(x, SEGCAM_E_UNSUPPORTED,
+         "a 1-D layer needs a 3-D input (batch, steps, channels), got rank %d", t->rank);
+    return -1;
+  }
+  int v = kt_keras(x, t);
+  if (v >= 0 && cl) v = emit_transpose(x, NULL, v, swap, 3);
+  return v < 0 ? -1 : emit_reshape(x, v, to4, 4);
+}
+
+/* [N, C, 1, L] back to the Keras rank-3 form. */
+static int view1d_out(kx *x, int v, int cl) {
+  static const int swap[3] = {0, 2, 1};
+  static const int64_t to3[3] = {0, 0, -1};
+  if (v >= 0) v = emit_reshape(x, v, to3, 3);
+  if (v >= 0 && cl) v = emit_transpose(x, NULL, v, swap, 3);
+  return v;
+}
+
+/* Conv1D: kernel (k, C/G, F) -> (F, C/G, 1, k); 'causal' pads (k-1)*d zeros at the start of the
+ * steps and runs a 'valid' convolution, as Keras's Conv1D does (its _compute_causal_padding). */
+static segcam_status h_conv1d(kx *x, klayer *L, kcall *c, kt *out) {
+  SC_TRY(need_inputs(x, c, 1, 1));
+  const cJSON *cfg = L->cfg;
+  static const int one1[1] = {1};
+  int ks, st, dil, cl, filters = (int)jnum(cfg, "filters", -1);
+  int groups = (int)jnum(cfg, "groups", 1), use_bias = jbool(cfg, "use_bias", 1), causal = 0;
+  sc_autopad ap = SC_PAD_VALID;
+  SC_TRY(jints(x, cfg, "kernel_size", 1, NULL, &ks));
+  SC_TRY(jints(x, cfg, "strides", 1, one1, &st));
+  SC_TRY(jints(x, cfg, "dilation_rate", 1, one1, &dil));
+  SC_TRY(data_format(x, cfg, &cl));
+  const char *pad = jstr(cfg, "padding", "valid");
+  if (streq(pad, "causal"))
+    causal = 1;
+  else
+    SC_TRY(padding_mode(x, cfg, &ap));
+  actspec act;
+  SC_TRY(parse_act(x, jget(cfg, "activation"), &act));
+  if (filters < 1 || groups < 1 || ks < 1 || st < 1 || dil < 1 || filters % groups)
+    return lerr(x, SEGCAM_E_FORMAT, "invalid filters/kernel_size/strides/dilation_rate/groups");
+  if (!L->wloaded) {
+    static const char *const roles[2] = {"kernel", "bias"};
+    int want[2] = {1, use_bias};
+    kr_weights ws;
+    kr_weight *w[2];
+    SC_TRY(get_weights(x, L, roles, want, 2, &ws, w));
+    const int64_t kd[3] = {ks, -1, filters}, bd[1] = {filters};
+    segcam_status s = check_w(x, w[0], "kernel", 3, kd);
+    if (s == SEGCAM_OK && w[1]) s = check_w(x, w[1], "bias", 1, bd);
+    if (s == SEGCAM_OK) {
+      /* (S, C/G, K) -> (K, C/G, 1, S) */
+      int64_t S = ks, Cg = w[0]->dims[1], K = filters;
+      float *o = sc_calloc_n((size_t)(S * Cg * K), sizeof *o);
+      if (!o) s = SEGCAM_E_NOMEM;
+      for (int64_t q = 0; o && q < S; q++)
+        for (int64_t ci = 0; ci < Cg; ci++)
+          for (int64_t k = 0; k < K; k++)
+            o[(k * Cg + ci) * S + q] = w[0]->data[(q * Cg + ci) * K + k];
+      const int64_t od[4] = {K, Cg, 1, S};
+      L->wv[0] = o ? cst(x, "kernel", o, 4, od) : -1;
+      L->wv[1] = w[1] ? take_const(x, "bias", w[1], 1, bd) : -1;
+      if (L->wv[0] < 0 || (w[1] && L->wv[1] < 0)) s = xfail(x);
+    }
+    kr_weights_free(&ws);
+    SC_TRY(s);
+    L->wloaded = 1;
+  }
+  int xin = view1d_in(x, c->in[0], cl);
+  TRYV(xin);
+  sc_conv_params *p = NEWP(sc_conv_params);
+  if (!p) return SEGCAM_E_NOMEM;
+  p->kernel[0] = 1, p->kernel[1] = ks;
+  p->stride[0] = 1, p->stride[1] = st;
+  p->dilation[0] = 1, p->dilation[1] = dil;
+  p->group = groups;
+  p->auto_pad = causal ? SC_PAD_EXPLICIT : ap;
+  if (causal) p->pads[1] = (ks - 1) * dil; /* w_begin */
+  int in[3] = {xin, L->wv[0], L->wv[1]};
+  int v = emit(x, SC_OP_CONV, in, use_bias ? 3 : 2, p);
+  v = view1d_out(x, v, cl);
+  v = apply_act(x, &act, v, 3, 0);
+  TRYV(v);
+  set_out(out, v, 0, 3);
+  return SEGCAM_OK;
+}
+
+/* MaxPooling1D / AveragePooling1D (pool_size, strides default pool_size, 'same'/'valid'). */
+static segcam_status pool1d(kx *x, klayer *L, kcall *c, kt *out, int is_max) {
+  SC_TRY(need_inputs(x, c, 1, 1));
+  const cJSON *cfg = L->cfg;
+  static const int two1[1] = {2};
+  int ps, st, cl;
+  sc_autopad ap;
+  SC_TRY(jints(x, cfg, "pool_size", 1, two1, &ps));
+  SC_TRY(jints(x, cfg, "strides", 1, &ps, &st));
+  SC_TRY(data_format(x, cfg, &cl));
+  SC_TRY(padding_mode(x, cfg, &ap));
+  if (ps < 1 || st < 1) return lerr(x, SEGCAM_E_FORMAT, "invalid pool_size/strides");
+  int xin = view1d_in(x, c->in[0], cl);
+  TRYV(xin);
+  sc_pool_params *p = NEWP(sc_pool_params);
+  if (!p) return SEGCAM_E_NOMEM;
+  p->kernel[0] = 1, p->kernel[1] = ps;
+  p->stride[0] = 1, p->stride[1] = st;
+  p->dilation[0] = p->dilation[1] = 1;
+  p->auto_pad = ap;
+  p->count_include_pad = 0;
+  int v = emit(x, is_max ? SC_OP_MAXPOOL : SC_OP_AVGPOOL, &xin, 1, p);
+  v = view1d_out(x, v, cl);
+  TRYV(v);
+  set_out(out, v, 0, 3);
+  return SEGCAM_OK;
+}
+
+static segcam_status h_maxpool1d(kx *x, klayer *L, kcall *c, kt *out) {
+  return pool1d(x, L, c, out, 1);
+}
+static segcam_status h_avgpool1d(kx *x, klayer *L, kcall *c, kt *out) {
+  return pool1d(x, L, c, out, 0);
+}
+
+/* GlobalAverage/MaxPooling1D: [N, C] (keepdims: [N, 1, C], or [N, C, 1] channels_first). */
+static segcam_status gpool1d(kx *x, klayer *L, kcall *c, kt *out, int is_max) {
+  SC_TRY(need_inputs(x, c, 1, 1));
+  int cl, keep = jbool(L->cfg, "keepdims", 0);
+  SC_TRY(data_format(x, L->cfg, &cl));
+  int xin = view1d_in(x, c->in[0], cl);
+  TRYV(xin);
+  sc_globalpool_params *p = NEWP(sc_globalpool_params);
+  if (!p) return SEGCAM_E_NOMEM;
+  p->is_max = is_max;
+  p->keepdims = 0;
+  int v = emit(x, SC_OP_GLOBALPOOL, &xin, 1, p);
+  if (keep) {
+    const int64_t s1[3] = {0, 1, -1}, s2[3] = {0, -1, 1};
+    if (v >= 0) v = emit_reshape(x, v, cl ? s1 : s2, 3);
+  }
+  TRYV(v);
+  set_out(out, v, 0, keep ? 3 : 2);
+  return SEGCAM_OK;
+}
+
+static segcam_status h_gap1d(kx *x, klayer *L, kcall *c, kt *out) {
+  return gpool1d(x, L, c, out, 0);
+}
+static segcam_status h_gmp1d(kx *x, klayer *L, kcall *c, kt *out) {
+  return gpool1d(x, L, c, out, 1);
+}
+
+/* UpSampling1D: each step repeated `size` times (backend.repeat_elements), channels_last only. */
+static segcam_status h_upsample1d(kx *x, klayer *L, kcall *c, kt *out) {
+  SC_TRY(need_inputs(x, c, 1, 1));
+  static const int two1[1] = {2};
+  int sz;
+  SC_TRY(jints(x, L->cfg, "size", 1, two1, &sz));
+  if (sz < 1 || sz > 4096) return lerr(x, SEGCAM_E_FORMAT, "invalid size %d", sz);
+  int xin = view1d_in(x, c->in[0], 1);
+  TRYV(xin);
+  sc_resize_params *p = NEWP(sc_resize_params);
+  if (!p) return SEGCAM_E_NOMEM;
+  /* asymmetric coordinates with floor at an integer factor pick each step `size` times */
+  p->mode = SC_RESIZE_NEAREST;
+  p->coord = SC_COORD_ASYMMETRIC;
+  p->nearest = SC_NEAREST_FLOOR;
+  p->cubic_a = -0.75f;
+  p->n_fixed = 2;
+  p->fixed_scales[0] = 1.0f;
+  p->fixed_scales[1] = (float)sz;
+  int in[4] = {xin, -1, -1, -1};
+  int v = emit(x, SC_OP_RESIZE, in, 4, p);
+  v = view1d_out(x, v, 1);
+  TRYV(v);
+  set_out(out, v, 0, 3);
+  return SEGCAM_OK;
+}
+
 /* DepthwiseConv2D: (R, S, C, M) -> Conv group=C with W[c*M + m, 0] (F§1.3). */
 static segcam_status h_dwconv(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
@@ -1278,8 +1479,58 @@ static segcam_status h_thresh(kx *x, klayer *L, kcall *c, kt *out) {
   return act_layer(x, c, &s, out);
 }
 
+/* Softmax over several axes (tf.keras 2's Softmax layer with an axis list of length > 1:
+ * exp(x - reduce_logsumexp(x, axis)), i.e. one softmax over the joint axes): the axes are moved
+ * to the end, flattened into one, and the result is reshaped and moved back. */
+static segcam_status softmax_axes(kx *x, kcall *c, const cJSON *ax, kt *out) {
+  kt *t = c->in[0];
+  int r = t->rank, mark[SEGCAM_MAX_DIMS] = {0}, perm[SEGCAM_MAX_DIMS], inv[SEGCAM_MAX_DIMS];
+  int n = 0, k = 0, ident = 1;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, ax) {
+    int a = is_int(e) ? (int)e->valuedouble : -100;
+    if (a < 0) a += r;
+    if (a < 1 || a >= r)
+      return lerr(x, SEGCAM_E_FORMAT, "softmax axis out of range for rank %d", r);
+    mark[a] = 1;
+  }
+  for (int i = 0; i < r; i++)
+    if (!mark[i]) perm[k++] = i;
+  n = k;
+  for (int i = 0; i < r; i++)
+    if (mark[i]) perm[k++] = i;
+  for (int i = 0; i < r; i++) {
+    inv[perm[i]] = i;
+    ident = ident && perm[i] == i;
+  }
+  int v = kt_keras(x, t);
+  TRYV(v);
+  if (!ident) v = emit_transpose(x, NULL, v, perm, r);
+  TRYV(v);
+  int shp = emit(x, SC_OP_SHAPE, &v, 1, NULL);
+  int64_t flat[SEGCAM_MAX_DIMS];
+  for (int i = 0; i < n; i++) flat[i] = 0;
+  flat[n] = -1;
+  if (shp >= 0) v = emit_reshape(x, v, flat, n + 1);
+  if (shp >= 0 && v >= 0) v = emit_softmax(x, v, n);
+  if (shp >= 0 && v >= 0) {
+    sc_reshape_params *p = NEWP(sc_reshape_params);
+    if (!p) return SEGCAM_E_NOMEM;
+    p->kind = SC_RESHAPE_SHAPE; /* target from input 1, the transposed input's shape */
+    int in[2] = {v, shp};
+    v = emit(x, SC_OP_RESHAPE, in, 2, p);
+  }
+  if (shp >= 0 && v >= 0 && !ident) v = emit_transpose(x, NULL, v, inv, r);
+  if (shp < 0) v = -1;
+  TRYV(v);
+  set_out(out, v, 0, r);
+  return SEGCAM_OK;
+}
+
 static segcam_status h_softmax(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
+  const cJSON *ax = jget(L->cfg, "axis");
+  if (cJSON_IsArray(ax) && cJSON_GetArraySize(ax) > 1) return softmax_axes(x, c, ax, out);
   int a = one_axis(x, L->cfg, "axis", -1, c->in[0]->rank);
   if (a < 0) return xfail(x);
   actspec s = {.kind = ACT_SOFTMAX, .axis = a};
@@ -2007,6 +2258,17 @@ static const struct {
 } handlers[] = {
     {"Conv2D", h_conv},
     {"Convolution2D", h_conv},
+    {"Conv1D", h_conv1d},
+    {"Convolution1D", h_conv1d},
+    {"MaxPooling1D", h_maxpool1d},
+    {"MaxPool1D", h_maxpool1d},
+    {"AveragePooling1D", h_avgpool1d},
+    {"AvgPool1D", h_avgpool1d},
+    {"GlobalAveragePooling1D", h_gap1d},
+    {"GlobalAvgPool1D", h_gap1d},
+    {"GlobalMaxPooling1D", h_gmp1d},
+    {"GlobalMaxPool1D", h_gmp1d},
+    {"UpSampling1D", h_upsample1d},
     {"Conv2DTranspose", h_convt},
     {"Convolution2DTranspose", h_convt},
     {"DepthwiseConv2D", h_dwconv},
@@ -2072,7 +2334,9 @@ static segcam_status unknown_class(kx *x, const klayer *L) {
                 "a Lambda layer stores Python bytecode, which segcam "
                 "cannot run; rebuild the model with built-in layers (or export it to ONNX)");
   if (strstr(L->cls, "1D") || strstr(L->cls, "3D"))
-    return lerr(x, SEGCAM_E_UNSUPPORTED, "1-D and 3-D layers are not supported (2-D models only)");
+    return lerr(x, SEGCAM_E_UNSUPPORTED,
+                "this 1-D or 3-D layer is not supported (of the 1-D layers only Conv1D, "
+                "Max/AveragePooling1D, GlobalMax/AveragePooling1D and UpSampling1D are)");
   return lerr(x, SEGCAM_E_UNSUPPORTED,
               "the layer class '%s'%s%s%s is not supported (a custom "
               "or unsupported layer); export the model to ONNX or replace the layer",
@@ -2106,7 +2370,8 @@ static void snake_case(const char *cls, char *out, size_t size) {
   }
   b[m] = '\0';
   size_t k = 0;
-  for (size_t i = 0; i < m && k + 2 < size;) {
+  /* room for the three bytes one step may write, and the terminator */
+  for (size_t i = 0; i < m && k + 3 < size;) {
     if (i + 1 < m && islower((unsigned char)b[i]) && isupper((unsigned char)b[i + 1])) {
       out[k++] = b[i];
       out[k++] = '_';

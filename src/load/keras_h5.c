@@ -19,7 +19,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <hdf5.h>
 
@@ -456,8 +460,77 @@ static segcam_status explain_no_config(const char *path, hid_t f) {
                   path);
 }
 
+/* ---- guarding libhdf5 against corrupt global heaps ------------------------------------------ */
+
+/* Variable-length strings (model_config, layer_names, ...) live in global heap collections:
+ * "GCOL", version 1, 3 reserved bytes, the collection size (a "size of lengths" field), then
+ * objects of [index u16, refcount u16, 4 reserved, size, data padded to 8], object 0 being the
+ * free space, whose size already includes its header. [HDF5 File Format Specification, III.E]
+ * libhdf5 1.10 (Debian 12's) decodes a collection by advancing over each object's declared size
+ * with no check (H5HGcache.c): a free-space object of size 0 never advances, so H5Aread spins
+ * forever, and a size running past the collection leaves its buffer.  A corrupt file must give
+ * an error, so every collection is walked here the same way first and the file refused when one
+ * is malformed.  Well-formed collections tile exactly, so nothing valid is refused. */
+
+static uint64_t h5_len(const uint8_t *p, unsigned L) {
+  uint64_t v = 0;
+  for (unsigned k = 0; k < L; k++) {
+    if (k >= 8 && p[k]) return UINT64_MAX; /* a 16-byte length beyond 2^64 */
+    if (k < 8) v |= (uint64_t)p[k] << (8 * k);
+  }
+  return v;
+}
+
+segcam_status kr_h5_check_heaps(const char *what, const uint8_t *b, size_t n) {
+  static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  size_t sb = 0;
+  while (sb + 16 <= n && memcmp(b + sb, sig, 8) != 0) sb = sb ? 2 * sb : 512;
+  if (sb + 16 > n) return SEGCAM_OK; /* no superblock: libhdf5 refuses the file itself */
+  /* "size of lengths": byte 14 of a version 0/1 superblock, byte 10 of version 2/3 */
+  unsigned L = b[sb + 8] < 2 ? b[sb + 14] : b[sb + 10];
+  if (L != 2 && L != 4 && L != 8 && L != 16) return SEGCAM_OK; /* libhdf5 refuses it */
+  const size_t hdr = (8 + L + 7) / 8 * 8, objhdr = (8 + L + 7) / 8 * 8;
+  for (size_t i = 0; i + hdr <= n; i++) {
+    if (b[i] != 'G' || memcmp(b + i, "GCOL\x01\0\0\0", 8) != 0) continue;
+    uint64_t size = h5_len(b + i + 8, L);
+    if (size > n - i) continue; /* past the end: libhdf5's read fails with an error */
+    size_t end = i + (size_t)size;
+    for (size_t p = i + hdr; p < end && end - p >= objhdr;) {
+      unsigned idx = (unsigned)b[p] | (unsigned)b[p + 1] << 8;
+      uint64_t osz = h5_len(b + p + 8, L), need = osz;
+      if (idx > 0) need = osz > UINT64_MAX - objhdr - 7 ? UINT64_MAX : objhdr + (osz + 7) / 8 * 8;
+      if (need == 0 || need > end - p)
+        return sc_error(SEGCAM_E_FORMAT,
+                        "%s: corrupt HDF5 file: global heap collection at byte %zu has an object "
+                        "of size %llu at byte %zu (%s)",
+                        what, i, (unsigned long long)osz, p,
+                        need == 0 ? "an empty free-space entry" : "it runs past the collection");
+      p += (size_t)need;
+    }
+  }
+  return SEGCAM_OK;
+}
+
+/* kr_h5_check_heaps on a file, mapped rather than read (it may be large; only one pass). */
+static segcam_status check_heaps_file(const char *path) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return SEGCAM_OK; /* H5Fopen then reports it */
+  struct stat sb;
+  segcam_status st = SEGCAM_OK;
+  if (fstat(fd, &sb) == 0 && sb.st_size > 0 && (uint64_t)sb.st_size <= SIZE_MAX) {
+    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m != MAP_FAILED) {
+      st = kr_h5_check_heaps(path, m, (size_t)sb.st_size);
+      munmap(m, (size_t)sb.st_size);
+    }
+  }
+  close(fd);
+  return st;
+}
+
 static segcam_status h5_load_locked(const char *path, sc_graph *g) {
   kr_h5_quiet();
+  SC_TRY(check_heaps_file(path));
   struct stat sb;
   uint64_t size = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);

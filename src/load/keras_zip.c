@@ -203,6 +203,9 @@ static void metadata_version(const char *json, char *out, size_t size) {
 static segcam_status open_and_build(const char *path, const char *weights, size_t weights_len,
                                     const char *meta, const char *config, sc_graph *g) {
   kr_h5_quiet();
+  char what[1024];
+  snprintf(what, sizeof what, "%s: model.weights.h5", path);
+  SC_TRY(kr_h5_check_heaps(what, (const uint8_t *)weights, weights_len));
   hid_t f = -1;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0 &&

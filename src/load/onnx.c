@@ -5,7 +5,8 @@
  * small integer types, and external data files next to the model), declares the graph inputs
  * (dynamic dims = -1) and outputs, and maps every node of the default domain, opsets 7..20, to one
  * internal op with its parameter struct (Concat beyond 8 inputs and Max/Min beyond 2 become
- * chains), resolving the attribute-vs-input differences between opsets.  Inputs that carry data
+ * chains; Split, Expand and InstanceNormalization become a few internal nodes), resolving the
+ * attribute-vs-input differences between opsets.  Inputs that carry data
  * (Reshape's shape, Resize's scales, ...) stay node inputs: the session folds them.  Only Clip's
  * min/max must be constants here, because the activation op takes them as parameters.
  *
@@ -584,6 +585,7 @@ typedef struct xnode {
   void *params;
   int use[SC_MAX_IO], n_use; /* the internal node's inputs (default: the ONNX inputs) */
   int n_out;                 /* leading ONNX outputs the internal op produces (default 1) */
+  int rest_done;             /* outputs past n_out were made by the translator (Split) */
   sc_dtype out_dtype;        /* 0: that of the first input */
 } xnode;
 
@@ -746,6 +748,54 @@ static segcam_status xl_layernorm(ox *x, xnode *xn, int arg) {
   xn->op = SC_OP_LAYERNORM;
   SC_TRY(get_int_in(x, "axis", -1, -SEGCAM_MAX_DIMS, SEGCAM_MAX_DIMS - 1, &p->axis));
   SC_TRY(get_float(x, "epsilon", 1e-5f, &p->epsilon));
+  return SEGCAM_OK;
+}
+
+/* InstanceNormalization(x, scale [C], B [C]) normalises each (n, c) slice over the spatial axes
+ * [Operators.md: y = scale * (x - mean) / sqrt(variance + epsilon) + B]: the statistics are those
+ * of LayerNormalization with axis 2 (over axes [2, rank), with a scale of 1), and the per-channel
+ * affine map on axis 1 is a BatchNormalization with mean 0, variance 1 and epsilon 0.  PyTorch
+ * exports nn.InstanceNorm2d and (through a reshape to [N, G, -1]) nn.GroupNorm this way. */
+static segcam_status xl_instancenorm(ox *x, xnode *xn, int arg) {
+  (void)arg;
+  const sc_value *sv = const_value(x, xn->in[1]), *bv = const_value(x, xn->in[2]);
+  if (!sv || !bv)
+    return node_err(x, SEGCAM_E_UNSUPPORTED, "inputs 'scale' and 'B' must be constants");
+  if (sv->dtype != SC_F32 || bv->dtype != SC_F32 || sv->shape.ndim != 1 || bv->shape.ndim != 1 ||
+      sv->shape.d[0] != bv->shape.d[0] || sv->shape.d[0] < 1)
+    return node_err(x, SEGCAM_E_FORMAT, "'scale' and 'B' must be float vectors of one length");
+  const int64_t C = sv->shape.d[0];
+  float eps;
+  SC_TRY(get_float(x, "epsilon", 1e-5f, &eps));
+  if (eps < 0) return node_err(x, SEGCAM_E_FORMAT, "negative epsilon");
+  sc_layernorm_params *lp = sc_calloc_n(1, sizeof *lp);
+  float *one = sc_calloc_n(1, sizeof *one), *mean = sc_calloc_n((size_t)C, sizeof *mean);
+  float *var = sc_calloc_n((size_t)C, sizeof *var);
+  if (!lp || !one || !mean || !var) {
+    free(lp), free(one), free(mean), free(var);
+    return SEGCAM_E_NOMEM;
+  }
+  lp->axis = 2;
+  lp->epsilon = eps;
+  one[0] = 1;
+  for (int64_t c = 0; c < C; c++) var[c] = 1;
+  const sc_shape s1 = {1, {1}}, sc = {1, {C}};
+  int v_one = sc_graph_add_const(x->g, NULL, SC_F32, &s1, one);
+  int v_mean = sc_graph_add_const(x->g, NULL, SC_F32, &sc, mean);
+  int v_var = sc_graph_add_const(x->g, NULL, SC_F32, &sc, var);
+  if (v_one < 0 || v_mean < 0 || v_var < 0) {
+    free(lp);
+    return SEGCAM_E_NOMEM;
+  }
+  int ln_in[2] = {xn->in[0], v_one}, normed;
+  SC_TRY(add_helper(x, SC_OP_LAYERNORM, ln_in, 2, lp, &normed));
+  sc_batchnorm_params *p = new_params(xn, sizeof *p);
+  if (!p) return SEGCAM_E_NOMEM;
+  xn->op = SC_OP_BATCHNORM;
+  p->epsilon = 0;
+  const int use[5] = {normed, xn->in[1], xn->in[2], v_mean, v_var};
+  memcpy(xn->use, use, sizeof use);
+  xn->n_use = 5;
   return SEGCAM_OK;
 }
 
@@ -1107,6 +1157,91 @@ static segcam_status xl_slice(ox *x, xnode *xn, int arg) {
   return SEGCAM_OK;
 }
 
+/* Expand(x, shape) broadcasts x against `shape` with the multidirectional rule (the output may
+ * be larger than `shape`) [Operators.md Expand]: that is x * ones(shape), so it becomes Mul with a
+ * ConstantOfShape(shape, 1) of x's type, whose backward sums the gradient over the broadcast
+ * axes.  (PyTorch writes it for expand / expand_as.) */
+static segcam_status xl_expand(ox *x, xnode *xn, int arg) {
+  (void)arg;
+  const sc_dtype dt = x->g->values[xn->in[0]].dtype;
+  sc_constant_of_shape_params *cp = sc_calloc_n(1, sizeof *cp);
+  if (!cp) return SEGCAM_E_NOMEM;
+  cp->dtype = dt;
+  cp->value = 1;
+  int ones;
+  SC_TRY(add_helper(x, SC_OP_CONSTANT_OF_SHAPE, &xn->in[1], 1, cp, &ones));
+  x->g->values[ones].dtype = dt;
+  sc_binary_params *p = new_params(xn, sizeof *p);
+  if (!p) return SEGCAM_E_NOMEM;
+  xn->op = SC_OP_BINARY;
+  p->kind = SC_BIN_MUL;
+  xn->use[1] = ones;
+  xn->n_use = 2;
+  return SEGCAM_OK;
+}
+
+/* Split(x) along `axis` into the sizes of 'split' (an attribute before opset 13, a constant
+ * input from 13 on) [Operators.md Split]: one Slice per output; output 0 is the ONNX node
+ * itself, the others are unnamed helper nodes.  Without sizes (equal parts, opset 18's
+ * num_outputs) the axis length is needed, which the loader does not know: refused. */
+#define SPLIT_MAX 256
+static segcam_status xl_split(ox *x, xnode *xn, int arg) {
+  (void)arg;
+  const Onnx__NodeProto *np = x->np;
+  const int n = (int)np->n_output;
+  if (n < 1 || n > SPLIT_MAX)
+    return node_err(x, SEGCAM_E_UNSUPPORTED, "%d outputs (1 to %d are supported)", n, SPLIT_MAX);
+  int axis;
+  SC_TRY(get_int_in(x, "axis", 0, -SEGCAM_MAX_DIMS, SEGCAM_MAX_DIMS - 1, &axis));
+  int64_t sizes[SPLIT_MAX] = {0};
+  int ns = -1;
+  if (x->opset < 13) {
+    SC_TRY(get_ints(x, "split", sizes, SPLIT_MAX, &ns));
+  } else if (xn->n_in > 1 && xn->in[1] >= 0) {
+    const sc_value *c = const_value(x, xn->in[1]);
+    if (!c || c->dtype != SC_I64)
+      return node_err(x, SEGCAM_E_UNSUPPORTED, "input 'split' must be an int64 constant");
+    int64_t cnt = sc_shape_numel(&c->shape);
+    if (cnt > SPLIT_MAX) cnt = SPLIT_MAX + 1;
+    ns = (int)cnt;
+    if (ns <= SPLIT_MAX) memcpy(sizes, c->cdata, (size_t)ns * sizeof *sizes);
+  }
+  if (ns < 0)
+    return node_err(x, SEGCAM_E_UNSUPPORTED,
+                    "a Split into equal parts (no 'split' sizes) is not supported");
+  if (ns != n)
+    return node_err(x, SEGCAM_E_FORMAT, "'split' has %d sizes for %d outputs", ns, n);
+  for (int k = 0; k < n; k++)
+    if (sizes[k] < 0 || sizes[k] > MAX_ELEMS)
+      return node_err(x, SEGCAM_E_FORMAT, "split size %d is %" PRId64, k, sizes[k]);
+  int64_t off = sizes[0];
+  for (int k = 1; k < n; k++) {
+    const char *nm = STR(np->output[k]);
+    int out;
+    if (!*nm) {
+      out = sc_graph_add_value(x->g, NULL, x->g->values[xn->in[0]].dtype, NULL);
+      if (out < 0) return SEGCAM_E_NOMEM;
+    } else if (strmap_get(&x->vals, nm) >= 0) {
+      return node_err(x, SEGCAM_E_FORMAT, "output '%s' is already defined", nm);
+    } else {
+      SC_TRY(add_named(x, nm, x->g->values[xn->in[0]].dtype, NULL, NULL, &out));
+    }
+    sc_slice_params *sp = sc_calloc_n(1, sizeof *sp);
+    if (!sp) return SEGCAM_E_NOMEM;
+    sp->n = 1, sp->axes[0] = axis, sp->starts[0] = off, sp->ends[0] = off + sizes[k];
+    if (sc_graph_add_node(x->g, NULL, "Split", SC_OP_SLICE, xn->in, 1, &out, 1, sp) < 0)
+      return SEGCAM_E_NOMEM;
+    off += sizes[k];
+  }
+  sc_slice_params *p = new_params(xn, sizeof *p);
+  if (!p) return SEGCAM_E_NOMEM;
+  xn->op = SC_OP_SLICE;
+  p->n = 1, p->axes[0] = axis, p->starts[0] = 0, p->ends[0] = sizes[0];
+  xn->n_use = 1;
+  xn->rest_done = 1;
+  return SEGCAM_OK;
+}
+
 static segcam_status xl_gemm(ox *x, xnode *xn, int arg) {
   (void)arg;
   sc_gemm_params *p = new_params(xn, sizeof *p);
@@ -1205,6 +1340,7 @@ static const op_entry op_table[] = {
     {"ConvTranspose", xl_conv, 2, 3, 1},
     {"BatchNormalization", xl_batchnorm, 5, 5, 0},
     {"LayerNormalization", xl_layernorm, 2, 3, 0},
+    {"InstanceNormalization", xl_instancenorm, 3, 3, 0},
     {"Relu", xl_act, 1, 1, SC_ACT_RELU},
     {"LeakyRelu", xl_act, 1, 1, SC_ACT_LEAKY_RELU},
     {"PRelu", xl_prelu, 2, 2, 0},
@@ -1217,6 +1353,7 @@ static const op_entry op_table[] = {
     {"Softplus", xl_act, 1, 1, SC_ACT_SOFTPLUS},
     {"Softsign", xl_act, 1, 1, SC_ACT_SOFTSIGN},
     {"Gelu", xl_act, 1, 1, SC_ACT_GELU},
+    {"Erf", xl_act, 1, 1, SC_ACT_ERF},
     {"Exp", xl_act, 1, 1, SC_ACT_EXP},
     {"Neg", xl_act, 1, 1, SC_ACT_NEG},
     {"Sqrt", xl_act, 1, 1, SC_ACT_SQRT},
@@ -1247,6 +1384,8 @@ static const op_entry op_table[] = {
     {"Transpose", xl_transpose, 1, 1, 0},
     {"Pad", xl_pad, 1, 4, 0},
     {"Slice", xl_slice, 1, 5, 0},
+    {"Split", xl_split, 1, 2, 0},
+    {"Expand", xl_expand, 2, 2, 0},
     {"Gemm", xl_gemm, 2, 3, 0},
     {"MatMul", xl_matmul, 2, 2, 0},
     {"Shape", xl_shape, 1, 1, 0},
@@ -1369,6 +1508,7 @@ static segcam_status translate_node(ox *x, const Onnx__NodeProto *np, int index)
   for (size_t k = 0; k < np->n_output && st == SEGCAM_OK; k++) {
     const char *nm = STR(np->output[k]);
     if ((int)k >= xn.n_out) {
+      if (xn.rest_done) continue;
       if (*nm && strmap_get(&x->used, nm) >= 0)
         st = node_err(x, SEGCAM_E_UNSUPPORTED,
                       "output %zu ('%s') is used, but only the first output of %s is supported", k,
