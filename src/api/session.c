@@ -121,6 +121,17 @@ segcam_status segcam_session_create(const segcam_model *m, int64_t height, int64
     if (!ss->input) st = SEGCAM_E_NOMEM;
   }
   if (!st) {
+    /* outputs are read as [1, ...]: a model whose output's first axis is not a batch of 1 (a Pad
+     * or Reshape over axis 0, or an export that dropped the batch axis) would be misread */
+    const sc_tensor *ot = sc_session_tensor(ss->s, ss->out_value);
+    if (ot->shape.ndim >= 2 && ot->shape.d[0] != 1) {
+      char b[96];
+      st = sc_error(SEGCAM_E_UNSUPPORTED, "%s: output '%s' has shape %s for an input of batch 1; "
+                    "segcam reads outputs with a leading batch axis of 1", g->path,
+                    g->values[ss->out_value].name, sc_shape_str(&ot->shape, b, sizeof b));
+    }
+  }
+  if (!st) {
     interpret_output(ss);
     st = list_layers(ss);
   }

@@ -74,6 +74,12 @@ segcam_status segcam_explain(segcam_session *ss, size_t layer, const int64_t *cl
   if (at->shape.ndim != 4)
     return sc_error(SEGCAM_E_ARG, "%s: layer '%s' has no spatial axes (rank %d); choose a "
                     "convolutional feature map", g->path, lname, at->shape.ndim);
+  /* the maps below are [K, h, w]: a layer whose first axis is not a batch of 1 (a Pad or Reshape
+   * over axis 0) has more values than that */
+  if (at->shape.d[0] != 1)
+    return sc_error(SEGCAM_E_UNSUPPORTED, "%s: layer '%s' has %" PRId64 " on its batch axis for "
+                    "an input of batch 1; choose a layer with batch 1", g->path, lname,
+                    at->shape.d[0]);
   if (!sc_session_is_kept(ss->s, av)) {
     SC_TRY(sc_session_keep(ss->s, &av, 1));
     SC_TRY(sc_rerun(ss));

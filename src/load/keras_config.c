@@ -141,6 +141,15 @@ static double jnum(const cJSON *o, const char *k, double def) {
   return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
+/* An integer field.  JSON numbers are doubles and (int) of one outside int's range is undefined
+ * behaviour (C11 6.3.1.4), so values beyond +-1e9, which no valid config holds, are clamped there
+ * and the caller's own checks reject them. */
+static int jint(const cJSON *o, const char *k, int def) {
+  double v = jnum(o, k, def);
+  if (v != v) return def;
+  return v > 1e9 ? 1000000000 : v < -1e9 ? -1000000000 : (int)v;
+}
+
 static int jbool(const cJSON *o, const char *k, int def) {
   const cJSON *v = jget(o, k);
   return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
@@ -658,8 +667,8 @@ static segcam_status h_conv(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   const cJSON *cfg = L->cfg;
   static const int one2[2] = {1, 1};
-  int ks[2], st[2], dil[2], cl, filters = (int)jnum(cfg, "filters", -1);
-  int groups = (int)jnum(cfg, "groups", 1), use_bias = jbool(cfg, "use_bias", 1);
+  int ks[2], st[2], dil[2], cl, filters = jint(cfg, "filters", -1);
+  int groups = jint(cfg, "groups", 1), use_bias = jbool(cfg, "use_bias", 1);
   sc_autopad ap;
   SC_TRY(jints(x, cfg, "kernel_size", 2, NULL, ks));
   SC_TRY(jints(x, cfg, "strides", 2, one2, st));
@@ -761,8 +770,8 @@ static segcam_status h_conv1d(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   const cJSON *cfg = L->cfg;
   static const int one1[1] = {1};
-  int ks, st, dil, cl, filters = (int)jnum(cfg, "filters", -1);
-  int groups = (int)jnum(cfg, "groups", 1), use_bias = jbool(cfg, "use_bias", 1), causal = 0;
+  int ks, st, dil, cl, filters = jint(cfg, "filters", -1);
+  int groups = jint(cfg, "groups", 1), use_bias = jbool(cfg, "use_bias", 1), causal = 0;
   sc_autopad ap = SC_PAD_VALID;
   SC_TRY(jints(x, cfg, "kernel_size", 1, NULL, &ks));
   SC_TRY(jints(x, cfg, "strides", 1, one1, &st));
@@ -918,7 +927,7 @@ static segcam_status h_dwconv(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   const cJSON *cfg = L->cfg;
   static const int one2[2] = {1, 1};
-  int ks[2], st[2], dil[2], cl, dm = (int)jnum(cfg, "depth_multiplier", 1);
+  int ks[2], st[2], dil[2], cl, dm = jint(cfg, "depth_multiplier", 1);
   int use_bias = jbool(cfg, "use_bias", 1);
   sc_autopad ap;
   SC_TRY(jints(x, cfg, "kernel_size", 2, NULL, ks));
@@ -982,8 +991,8 @@ static segcam_status h_sepconv(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   const cJSON *cfg = L->cfg;
   static const int one2[2] = {1, 1};
-  int ks[2], st[2], dil[2], cl, dm = (int)jnum(cfg, "depth_multiplier", 1);
-  int filters = (int)jnum(cfg, "filters", -1), use_bias = jbool(cfg, "use_bias", 1);
+  int ks[2], st[2], dil[2], cl, dm = jint(cfg, "depth_multiplier", 1);
+  int filters = jint(cfg, "filters", -1), use_bias = jbool(cfg, "use_bias", 1);
   sc_autopad ap;
   SC_TRY(jints(x, cfg, "kernel_size", 2, NULL, ks));
   SC_TRY(jints(x, cfg, "strides", 2, one2, st));
@@ -1071,7 +1080,7 @@ static segcam_status h_convt(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   const cJSON *cfg = L->cfg;
   static const int one2[2] = {1, 1};
-  int ks[2], st[2], dil[2], cl, filters = (int)jnum(cfg, "filters", -1);
+  int ks[2], st[2], dil[2], cl, filters = jint(cfg, "filters", -1);
   int use_bias = jbool(cfg, "use_bias", 1), opad[2] = {-1, -1};
   sc_autopad ap;
   SC_TRY(jints(x, cfg, "kernel_size", 2, NULL, ks));
@@ -1168,7 +1177,7 @@ static segcam_status h_convt(kx *x, klayer *L, kcall *c, kt *out) {
 static segcam_status h_dense(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   const cJSON *cfg = L->cfg;
-  int units = (int)jnum(cfg, "units", -1), use_bias = jbool(cfg, "use_bias", 1);
+  int units = jint(cfg, "units", -1), use_bias = jbool(cfg, "use_bias", 1);
   actspec act;
   SC_TRY(parse_act(x, jget(cfg, "activation"), &act));
   if (units < 1) return lerr(x, SEGCAM_E_FORMAT, "invalid units");
@@ -1706,7 +1715,7 @@ static segcam_status h_upsample(kx *x, klayer *L, kcall *c, kt *out) {
 /* Resizing layer: tf.image.resize to a fixed size (half-pixel, no antialias). */
 static segcam_status h_resizing(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
-  int h = (int)jnum(L->cfg, "height", -1), w = (int)jnum(L->cfg, "width", -1), cl;
+  int h = jint(L->cfg, "height", -1), w = jint(L->cfg, "width", -1), cl;
   SC_TRY(data_format(x, L->cfg, &cl));
   if (h < 1 || w < 1) return lerr(x, SEGCAM_E_FORMAT, "invalid height/width");
   if (jbool(L->cfg, "crop_to_aspect_ratio", 0) || jbool(L->cfg, "pad_to_aspect_ratio", 0) ||
@@ -1876,7 +1885,7 @@ static segcam_status h_concat(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, KMAX_IN));
   SC_TRY(same_rank(x, c));
   int r = c->in[0]->rank, nchw = r == 4 && (pick_nchw(c->in, c->n_in) || x->channels_last);
-  int a = map_axis(r, (int)jnum(L->cfg, "axis", -1), nchw), in[KMAX_IN];
+  int a = map_axis(r, jint(L->cfg, "axis", -1), nchw), in[KMAX_IN];
   if (a < 0) return lerr(x, SEGCAM_E_FORMAT, "axis out of range for rank %d", r);
   for (int i = 0; i < c->n_in; i++) {
     in[i] = kt_form(x, c->in[i], nchw);
@@ -2183,7 +2192,7 @@ static segcam_status h_tfop(kx *x, klayer *L, kcall *c, kt *out) {
     return act_layer(x, &one, &s, out);
   }
   if (streq(fn, "nn.softmax") || streq(fn, "math.softmax")) {
-    actspec s = {.kind = ACT_SOFTMAX, .axis = (int)jnum(kw, "axis", -1)};
+    actspec s = {.kind = ACT_SOFTMAX, .axis = jint(kw, "axis", -1)};
     kcall one = *c;
     one.n_in = 1;
     return act_layer(x, &one, &s, out);
@@ -2194,7 +2203,7 @@ static segcam_status h_tfop(kx *x, klayer *L, kcall *c, kt *out) {
       if (!c->in[i]) return lerr(x, SEGCAM_E_UNSUPPORTED, "concat of a constant");
     SC_TRY(same_rank(x, &cc));
     int nchw = r == 4 && (pick_nchw(c->in, c->n_in) || x->channels_last);
-    int a = map_axis(r, (int)jnum(kw, "axis", 0), nchw), in[KMAX_IN];
+    int a = map_axis(r, jint(kw, "axis", 0), nchw), in[KMAX_IN];
     if (a < 0) return lerr(x, SEGCAM_E_FORMAT, "concat axis out of range");
     for (int i = 0; i < c->n_in; i++) {
       in[i] = kt_form(x, c->in[i], nchw);

@@ -58,7 +58,7 @@ static inline void fuzz_cleanup(void) {
  * it exists, so the fuzzer's thousands of writes per second stay in memory) and holds nothing
  * else, so an ONNX file naming external data finds no file beside it. */
 static inline int fuzz_write_temp(const uint8_t *data, size_t n, const char *name, char *path,
-                           size_t cap) {
+                                  size_t cap) {
   if (!fuzz_dir[0]) {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(fuzz_dir, sizeof fuzz_dir, "%s/segcam_fuzz_XXXXXX", base);
@@ -140,8 +140,10 @@ static inline void fuzz_model_run(segcam_model *m) {
   for (size_t i = 0; i < n_layers; i++) {
     segcam_layer L;
     st = segcam_session_layer(s, i, &L);
-    if (st) fuzz_check_failure(st, "segcam_session_layer");
-    else if (!L.name || !L.type) abort();
+    if (st)
+      fuzz_check_failure(st, "segcam_session_layer");
+    else if (!L.name || !L.type)
+      abort();
   }
   float *zeros = (float *)calloc(n ? n : 1, sizeof *zeros);
   if (!zeros) abort();
@@ -223,7 +225,7 @@ static inline void fuzz_model_one(const uint8_t *data, size_t size) {
 #define FUZZ_MAX_WEIGHT_ELEMS ((int64_t)1 << 22)
 
 static inline segcam_status fuzz_weights_load(void *ctx, const kr_layer_ref *path, int depth,
-                                       kr_weights *out) {
+                                              kr_weights *out) {
   memset(out, 0, sizeof *out);
   const cJSON *all = (const cJSON *)ctx;
   const cJSON *list = all && path[depth - 1].name
@@ -261,7 +263,8 @@ static inline segcam_status fuzz_weights_load(void *ctx, const kr_layer_ref *pat
     w->name = cJSON_IsString(name) ? sc_strdup(name->valuestring) : NULL;
     w->data = (float *)malloc((size_t)numel * sizeof *w->data);
     if (!w->data || (cJSON_IsString(name) && !w->name)) abort();
-    for (int64_t j = 0; j < numel; j++) w->data[j] = (float)((j * 7919) % 13 + 1) * 0.05f; /* > 0: variances */
+    for (int64_t j = 0; j < numel; j++)
+      w->data[j] = (float)((j * 7919) % 13 + 1) * 0.05f; /* > 0: variances */
   }
   return SEGCAM_OK;
 }

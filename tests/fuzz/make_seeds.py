@@ -12,8 +12,8 @@ fuzz_image: tiny PNGs (gray/gray+alpha/RGB/RGBA/palette/1-bit/16-bit/Adam7-inter
 fuzz_npy: tiny .npy files of every dtype sc_npy_read takes, format versions 1.0-3.0, plus a few
 it must refuse (Fortran order, big-endian, object dtype).
 
-Needs Debian's python3-numpy, python3-pil and python3-h5py (so /usr/bin/python3).  Small on purpose: libFuzzer
-mutates the seeds, and small seeds mean fast executions."""
+Needs Debian's python3-numpy, python3-pil and python3-h5py (so /usr/bin/python3).  Small on
+purpose: libFuzzer mutates the seeds, and small seeds mean fast executions."""
 import io
 import json
 import os
