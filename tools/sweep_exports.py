@@ -5,7 +5,7 @@ Builds segmentation networks with RANDOM weights (torchvision's FCN / DeepLabV3 
 weights=None and weights_backbone=None, and small hand-written nets that each isolate one
 export pattern), exports every one with torch.onnx.export at several opsets, with static and
 dynamic H/W axes, with and without do_constant_folding, into --out (default /tmp/sweep; the
-files are large and are never committed), and checks each file three ways:
+files are large and are never committed), and checks each file four ways:
 
   1. forward: segcam's output vs onnxruntime-node's (tools/node_modules) on the same
      deterministic input: max |segcam - ort| / max |ort|  (expect <= 1e-4);
@@ -33,10 +33,11 @@ Usage:
   cmake -S . -B /tmp/sweep-build -DCMAKE_BUILD_TYPE=Release && cmake --build /tmp/sweep-build
   /usr/bin/python3 tools/sweep_exports.py [--build /tmp/sweep-build] [--out /tmp/sweep]
         [--only NAME,...] [--opsets 9,10,11,12,13] [--quick] [--full]
-        [--doc docs/ONNX_COVERAGE.md] [--no-doc]
-The full default run takes about 7 minutes on an idle 2-core machine (more when it is busy);
---quick about 2.  Only a default run over every model (no --only, no --quick) rewrites
-docs/ONNX_COVERAGE.md.
+        [--doc docs/ONNX_COVERAGE.md] [--no-doc] [--doc-only]
+The default run takes 2.5 minutes on an idle 2-core machine and up to ~12 while other heavy
+jobs share it; --quick about half as long.  Only a default run over every model (no --only,
+no --quick) rewrites docs/ONNX_COVERAGE.md; every run saves <out>/results.json, from which
+--doc-only rewrites the doc (after editing NOTES / OBSERVATIONS / FIXED) without re-running.
 Needs: /usr/bin/python3 with torch (1.13) and torchvision (Debian python3-torchvision), node
 with onnxruntime-node in tools/node_modules, gcc, and a segcam build (libsegcam.a).
 Prints one line per file and a summary; exit status 1 if a file that loads disagrees.
@@ -917,6 +918,8 @@ def interp_reference(path, x32, layer_names):
                 return torch.clamp(at.get("alpha", 0.2) * x + at.get("beta", 0.5), 0, 1)
             if op == "HardSwish":
                 return x * torch.clamp(x / 6 + 0.5, 0, 1)
+            if op == "InstanceNormalization":
+                return F.instance_norm(x, weight=a[1], bias=a[2], eps=at.get("epsilon", 1e-5))
             if op in ("Erf", "Sqrt", "Exp", "Neg", "Abs") and isinstance(x, torch.Tensor):
                 return dict(Erf=torch.erf, Sqrt=torch.sqrt, Exp=torch.exp, Neg=torch.neg,
                             Abs=torch.abs)[op](x)
@@ -948,22 +951,20 @@ def cam_low(A, g):
 
 
 def cam_rel(low, A, g):
-    """(max |low - ref| / scale, cancels): the scale is max |ref|, unless the map cancels to
-    (nearly) zero -- w_k = mean(g_k) vanishes, e.g. right before an InstanceNorm, whose output is
-    invariant to a per-channel shift -- in which case it is the size of the terms that cancel,
-    max over pixels of sum_k mean(|g_k|) |A_k|, and cancels is True."""
-    ref = cam_low(A, g)
+    """(max |low - ref| / scale, cancels), ref = ReLU(P), P = sum_k mean(g_k) A_k.  The scale is
+    max |ref|; where the ReLU leaves (almost) nothing, max |P|; and where P itself cancels to
+    (nearly) zero -- every w_k = mean(g_k) vanishes, e.g. right before an InstanceNorm, whose
+    output ignores per-channel shifts -- the size of the terms that cancel,
+    max over pixels of sum_k mean(|g_k|) |A_k|, with cancels = True."""
+    P = (g.mean(axis=(2, 3), keepdims=True) * A).sum(axis=1)[0]
+    ref = np.maximum(P, 0)
     terms = (np.abs(g).mean(axis=(2, 3), keepdims=True) * np.abs(A)).sum(axis=1).max()
-    m = np.abs(ref).max()
     d = float(np.abs(np.asarray(low, np.float64) - ref).max())
-    if m >= 1e-3 * terms:
-        return (d / m if m > 0 else d), False
+    for scale, cancels in ((np.abs(ref).max(), False), (np.abs(P).max(), False)):
+        if scale >= 1e-3 * terms and scale > 0:
+            return d / scale, cancels
     return (d / terms if terms > 0 else d), True
 
-
-# ------------------------------------------------------------------------------------------------
-# The sweep
-# ------------------------------------------------------------------------------------------------
 
 def run_interp(r, x32):
     """The interpreter's references for every layer of the file, once (r["interp"]: a dict, or
@@ -1053,14 +1054,24 @@ def main():
                     "a run over every model)")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite the coverage doc")
     ap.add_argument("--full", action="store_true",
-                    help="the whole grid for the torchvision models too (adds ~5 minutes)")
+                    help="the whole grid for the torchvision models too (about twice as long)")
     ap.add_argument("--quick", action="store_true",
-                    help="opsets 11 and 13 with constant folding only (about 2 minutes)")
+                    help="opsets 11 and 13 with constant folding only (about half the time)")
+    ap.add_argument("--doc-only", action="store_true",
+                    help="rewrite the doc from the last run's results (<out>/results.json)")
     ap.add_argument("--reuse", action="store_true", help="keep existing .onnx files")
     args = ap.parse_args()
     torch.set_num_threads(2)
     t_start = time.time()
     os.makedirs(args.out, exist_ok=True)
+    if args.doc_only:
+        with open(os.path.join(args.out, "results.json")) as f:
+            saved = json.load(f)
+        args.doc = args.doc or os.path.join(ROOT, "docs", "ONNX_COVERAGE.md")
+        write_doc(args, saved["rows"], saved["opsets"], tuple(saved["size"]),
+                  tuple(saved["dyn_size"]), saved["seconds"])
+        print(f"wrote {os.path.relpath(args.doc, ROOT)}")
+        return 0
     size = tuple(int(v) for v in args.size.split("x"))
     dyn_size = tuple(int(v) for v in args.dyn_size.split("x"))
     opsets = [int(v) for v in ("11,13" if args.quick else args.opsets).split(",")]
@@ -1139,7 +1150,8 @@ def main():
             continue
         o = ort_res.get(r["path"], {})
         if "error" in o:
-            r["ort_error"] = short(o["error"])
+            # drop the C++ signature of onnxruntime's assertion messages
+            r["ort_error"] = short(re.sub(r"^.*?\[with [^\]]*\] ", "", o["error"]))
         prefix = os.path.join(args.out, r["tag"])
         hw = r["hw"] if r["dynamic"] else (-1, -1)
         info = run_segcam(exe, r["path"], inputs[r["hw"]][1], hw, prefix)
@@ -1197,6 +1209,9 @@ def main():
     print("\nsummary: " + ", ".join(f"{v} {k}" for k, v in sorted(by.items())) +
           f"  ({len(rows)} files, {time.time() - t_start:.0f} s: " +
           ", ".join(f"{k} {v:.0f} s" for k, v in t_phase.items()) + ")")
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(dict(rows=rows, opsets=opsets, size=size, dyn_size=dyn_size,
+                       seconds=time.time() - t_start), f)
     if not args.no_doc and (args.doc or not (args.only or args.quick)):
         args.doc = args.doc or os.path.join(ROOT, "docs", "ONNX_COVERAGE.md")
         write_doc(args, rows, opsets, size, dyn_size, time.time() - t_start)
@@ -1243,8 +1258,28 @@ NOTES = [
      "not a failure: ONNX Upsample-9 / Resize-10 only have asymmetric coordinates, so the file "
      "computes something other than the torch module (onnxruntime and segcam agree with each "
      "other).  The gradient/CAM reference is then the float64 ONNX interpreter "
-     "(tools/onnx_torch_ref.py, with HardSigmoid, HardSwish, Erf, Sqrt, Exp, Neg and Abs added by "
-     "the sweep), marked (interp); where it lacks an op the cell says no ref."),
+     "(tools/onnx_torch_ref.py, with HardSigmoid, HardSwish, Erf, Sqrt, Exp, Neg, Abs and "
+     "InstanceNormalization added by the sweep), marked (interp); where it lacks an op the cell "
+     "says no ref."),
+]
+
+# What the sweep shows about choosing the Grad-CAM layer (src/cam/layers.c), for the doc.
+OBSERVATIONS = [
+    "Default layer of the torchvision models (and of the hand nets whose 1x1 classifier comes "
+    "before the final F.interpolate): the classifier conv itself (`/m/classifier/classifier.4/"
+    "Conv`, 21 channels = the classes, at 1/8 resolution), because the head is only recognised "
+    "after the final upsampling.  Its Grad-CAM for class c is ReLU(const * logit_c), the "
+    "prediction itself (CAM_METHODS.md section 4 warns about exactly this); the block before "
+    "it (`classifier.2/Relu` for FCN, the ASPP projection for DeepLabV3) is the useful target.",
+    "Grad-CAM at a layer that feeds an InstanceNorm (or any per-channel normalisation over the "
+    "spatial axes) is identically zero: the norm removes per-channel shifts, so every "
+    "w_k = mean(dS/dA_k) is 0 and the map is float32 noise (min-max normalisation then shows "
+    "noise as a heat map).  The InstanceNormalization translation is LayerNorm + BatchNorm, and "
+    "layers.c does not count LayerNorm as finishing a conv block, so for conv -> InstanceNorm "
+    "-> activation a candidate/default layer is the conv output before the norm.",
+    "segcam's results depend (deterministically) on OMP_NUM_THREADS through the summation order "
+    "of the convolutions: differences at float32 rounding level, which only show where a ReLU "
+    "input sits within rounding of 0 (see the tolerances above).",
 ]
 
 # What the sweep found and what fixed it (tests: tests/test_onnx_load.c test_sweep_regressions,
@@ -1279,7 +1314,7 @@ def cell_text(rs):
         return max(v) if v else None
     if "ort_error" in r:
         out = f"{fmt(worst('out_vs_interp'))} vs interp (vs torch {fmt(worst('out_vs_torch'))})"
-        note = "onnxruntime refuses: " + md(clean(r["ort_error"]))[:120]
+        note = "onnxruntime refuses: " + md(clean(r["ort_error"]))[:200]
     else:
         out = fmt(worst("out_diff"))
         note = ""
@@ -1376,6 +1411,11 @@ def write_doc(args, rows, opsets, size, dyn_size, seconds):
     L.append("|---|---|---|")
     for m, what, fix in FIXED:
         L.append(f"| {m} | {what} | {fix} |")
+    L.append("")
+    L.append("## Observations on the layer choice")
+    L.append("")
+    for o in OBSERVATIONS:
+        L.append(f"- {o}")
     L.append("")
     L.append("## Failures and why")
     L.append("")

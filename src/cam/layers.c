@@ -1,11 +1,12 @@
 /* Choosing the Grad-CAM target layer (../shared/docs/CAM_METHODS.md §4).
  *
- * A "conv block" is a convolution followed by the per-channel ops that finish it (BatchNorm,
- * activation, Dropout/Identity) along a single-consumer chain; its output is what users mean by
- * "the conv layer" (Keras Conv2D(activation=...) outputs are post-activation, PyTorch users hook
- * the block module).  Roles:
+ * A "conv block" is a convolution followed by the ops that finish it (BatchNorm, LayerNorm —
+ * which ONNX InstanceNorm becomes —, activation, Dropout/Identity) along a single-consumer chain;
+ * its output is what users mean by "the conv layer" (Keras Conv2D(activation=...) outputs are
+ * post-activation, PyTorch users hook the block module).  Roles:
  *   candidate   every conv block feeding the output
- *   head        the last block when it maps straight to the output classes at output resolution
+ *   head        the last block when its channels are the output classes (before or after the
+ *               final upsampling)
  *   default     the last block before the final upsampling step (falling back to the last block
  *               before the head when nothing upsamples)
  *   bottleneck  the block with the lowest spatial resolution (the last of them) */
@@ -24,7 +25,7 @@ static int consumers(const sc_graph *g, int v, int *only) {
 
 static int finishes_block(const sc_node *n) {
   switch (n->op) {
-  case SC_OP_BATCHNORM: case SC_OP_PRELU: case SC_OP_IDENTITY: return 1;
+  case SC_OP_BATCHNORM: case SC_OP_LAYERNORM: case SC_OP_PRELU: case SC_OP_IDENTITY: return 1;
   case SC_OP_ACT: {
     sc_act_kind k = ((const sc_act_params *)n->params)->kind;
     return k != SC_ACT_SIGMOID && k != SC_ACT_FLOOR;
@@ -91,12 +92,12 @@ void sc_assign_roles(segcam_session *ss) {
     last_block = l;
   }
   if (!n_blocks) goto done;
-  /* head: the last block when nothing spatial follows it and its channels are the classes */
+  /* head: the last block when its channels are the classes — after the final upsampling (a U-Net's
+   * 1x1 classifier) or before it (FCN / DeepLab heads whose logits are resized to the input) */
   {
     const sc_tensor *t = sc_session_tensor(ss->s, sc_layer_value(ss, (size_t)last_block));
     int64_t k = t->shape.d[1];
-    int after_up = last_up < 0 || block_end[last_block] > last_up;
-    if (after_up && (k == ss->out.classes || (ss->out.kind == SEGCAM_OUTPUT_BINARY && k == 1)) &&
+    if ((k == ss->out.classes || (ss->out.kind == SEGCAM_OUTPUT_BINARY && k == 1)) &&
         ss->out.kind != SEGCAM_OUTPUT_CLASSIFIER)
       head = last_block, ss->roles[head] |= SEGCAM_ROLE_HEAD;
   }

@@ -1209,8 +1209,7 @@ static segcam_status xl_split(ox *x, xnode *xn, int arg) {
   if (ns < 0)
     return node_err(x, SEGCAM_E_UNSUPPORTED,
                     "a Split into equal parts (no 'split' sizes) is not supported");
-  if (ns != n)
-    return node_err(x, SEGCAM_E_FORMAT, "'split' has %d sizes for %d outputs", ns, n);
+  if (ns != n) return node_err(x, SEGCAM_E_FORMAT, "'split' has %d sizes for %d outputs", ns, n);
   for (int k = 0; k < n; k++)
     if (sizes[k] < 0 || sizes[k] > MAX_ELEMS)
       return node_err(x, SEGCAM_E_FORMAT, "split size %d is %" PRId64, k, sizes[k]);

@@ -15,7 +15,7 @@
 #define SC_INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2 pi) */
 #define SC_SQRT_2_PI 0.79788456080286535588f    /* sqrt(2/pi) */
 #define SC_GELU_C 0.044715f
-#define SC_2_SQRT_PI 1.12837916709551257390f    /* 2/sqrt(pi) */
+#define SC_2_SQRT_PI 1.12837916709551257390f /* 2/sqrt(pi) */
 
 /* state->f[] slots filled by act_infer. */
 enum { ST_LO = 0, ST_HI = 1 };
