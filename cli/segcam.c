@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -268,7 +269,19 @@ int cli_cmd_layers(int argc, char **argv) {
 
 /* ---- main ----------------------------------------------------------------------------------- */
 
+/* libgomp's default wait policy spins between parallel regions: fastest on an idle machine, but
+ * 10-25x slower when other processes compete for the cores (docs/PERFORMANCE.md).  The policy is
+ * read once when the OpenMP runtime loads, so the command sets it for itself by running itself
+ * again; a user's own OMP_WAIT_POLICY is left alone. */
+static void prefer_passive_wait(char **argv) {
+  if (getenv("OMP_WAIT_POLICY")) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  /* exec failed: carry on with the runtime's default policy */
+}
+
 int main(int argc, char **argv) {
+  prefer_passive_wait(argv);
   if (argc < 2) {
     fputs(HELP_MAIN, stderr);
     return CLI_USAGE;
