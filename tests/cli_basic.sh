@@ -13,6 +13,7 @@ SRC=${SEGCAM_SRC:?set SEGCAM_SRC}
 MODELS=${SEGCAM_MODELS:?set SEGCAM_MODELS}
 T=$(mktemp -d "${TMPDIR:-/tmp}/segcam_cli_basic.XXXXXX")
 trap 'rm -rf "$T"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 
 DEMO=$SRC/examples/demo
 DEMO_MODEL=$DEMO/unet_shapes.onnx
@@ -24,71 +25,15 @@ REF=$SRC/tests/data/models
 
 pass=0
 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1${2:+ ($2)}"; fail=$((fail + 1)); }
-check() { # check NAME COMMAND...: passes when COMMAND succeeds
-  local name=$1
-  shift
-  if "$@"; then ok "$name"; else bad "$name"; fi
-}
-# Runs the binary; stdout in $T/out, stderr in $T/err, exit status in $rc.
-run() {
-  "$BIN" "$@" >"$T/out" 2>"$T/err"
-  rc=$?
-}
-run_ok() { # run_ok NAME ARGS...: the command must exit 0
-  local name=$1
-  shift
-  run "$@"
-  if [ "$rc" -eq 0 ]; then ok "$name"; else bad "$name" "exit $rc: $(head -c 300 "$T/err")"; fi
-}
 
-# "W H" from a PNG's IHDR (bytes 16..23, big-endian).
-png_wh() {
-  od -An -tu1 -j16 -N8 "$1" |
-    awk '{print $1*16777216 + $2*65536 + $3*256 + $4, $5*16777216 + $6*65536 + $7*256 + $8}'
-}
 same_size() { [ "$(png_wh "$1")" = "$(png_wh "$2")" ]; }
-# "H,W" from a .npy header.
-npy_shape() {
-  head -c 256 "$1" | tr -d '\000' | grep -ao "'shape': ([0-9, ]*)" |
-    sed "s/'shape': (//; s/[ )]//g; s/,$//"
-}
-npy_is_f4() { head -c 256 "$1" | tr -d '\000' | grep -aq "'descr': '<f4'"; }
-# The data of a float32 .npy as one number per line, and the largest |a - b| of two of them
-# ("inf" when their sizes differ).
-npy_data() { od -An -v -tf4 -w4 -j$((10 + $(od -An -tu2 -j8 -N2 "$1" | tr -d ' '))) "$1"; }
-max_abs_diff() {
-  paste <(npy_data "$1") <(npy_data "$2") |
-    awk 'NF != 2 {bad = 1} {d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d}
-         END {print bad ? "inf" : m + 0}'
-}
-# Writes a .npy with the data of $1 (a float32 v1.0 file) and the shape $2, e.g. "(224, 224)".
-npy_reshape() {
-  local hlen dict pad total n
-  hlen=$(od -An -tu2 -j8 -N2 "$1" | tr -d ' ')
-  dict="{'descr': '<f4', 'fortran_order': False, 'shape': $2, }"
-  total=$((10 + ${#dict} + 1))
-  pad=$(((64 - total % 64) % 64))
-  n=$((${#dict} + pad + 1))
-  printf '\223NUMPY\001\000'
-  printf "\\$(printf %03o $((n % 256)))\\$(printf %03o $((n / 256)))"
-  printf '%s%*s\n' "$dict" "$pad" ""
-  tail -c +$((11 + hlen)) "$1"
-}
 # An 8x8 uint8 .npy filled with the byte $1 (an octal escape such as '\001').
 u8_npy() {
   printf '\223NUMPY\001\000\166\000'
   printf '%-117s\n' "{'descr': '|u1', 'fortran_order': False, 'shape': (8, 8), }"
   head -c 64 /dev/zero | tr '\000' "$1"
 }
-# jhas FILE KEY VALUE: the JSON file has "KEY": VALUE (VALUE an extended regex, cJSON spacing).
-jhas() { grep -qE "\"$2\":[[:space:]]*$3" "$1"; }
 pixel_sum() { awk -F: '/"pixels"/ {gsub(/[ \t,]/, "", $2); s += $2} END {print s + 0}' "$1"; }
-# Rows of a `segcam layers` table (lines starting with an index) and the footer's count.
-rows() { grep -E '^ +[0-9]+  ' "$1"; }
-footer_count() { sed -nE 's/^([0-9]+) layers, .*/\1/p' "$1"; }
-n_default() { rows "$1" | grep -cE '(  |,)default(,|$)'; }
 mentions_all() { # mentions_all FILE WORD...: every WORD occurs in FILE
   local f=$1
   shift

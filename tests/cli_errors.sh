@@ -12,6 +12,7 @@ SRC=${SEGCAM_SRC:?set SEGCAM_SRC}
 MODELS=${SEGCAM_MODELS:?set SEGCAM_MODELS}
 T=$(mktemp -d "${TMPDIR:-/tmp}/segcam_cli_errors.XXXXXX")
 trap 'rm -rf "$T"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 
 DEMO=$SRC/examples/demo
 DEMO_MODEL=$DEMO/unet_shapes.onnx
@@ -30,36 +31,6 @@ EDEMO=(explain --model "$DEMO_MODEL" --image "$DEMO/scene1.png" --out "$O")
 
 pass=0
 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1${2:+ ($2)}"; fail=$((fail + 1)); }
-oneline() { head -c 400 "$1" | tr '\n' ' '; }
-
-# expect NAME RC NEEDLES -- ARGS...
-#   RC: the exit status wanted (1 or 2).
-#   NEEDLES: fixed strings separated by '|' that the single error line must all contain.
-expect() {
-  local name=$1 want=$2 needles=$3
-  shift 4
-  "$BIN" "$@" >"$T/out" 2>"$T/err"
-  local rc=$? n line why="" lines tagged
-  n=$(grep -c '^segcam: error: ' "$T/err")
-  line=$(grep '^segcam: error: ' "$T/err" | head -1)
-  lines=$(grep -c . "$T/err")
-  tagged=$(grep -c '^segcam: \(error\|warning\|note\): ' "$T/err")
-  if [ "$rc" -ne "$want" ]; then
-    why="exit $rc, wanted $want"
-  elif [ "$n" -ne 1 ]; then
-    why="$n error lines"
-  elif [ "$lines" -ne "$tagged" ]; then
-    why="stray stderr output"
-  else
-    local IFS='|'
-    for s in $needles; do
-      case "$line" in *"$s"*) ;; *) why="'$s' missing" ;; esac
-    done
-  fi
-  if [ -z "$why" ]; then ok "$name"; else bad "$name" "$why: $(oneline "$T/err")"; fi
-}
 
 echo "hello, I am not a model" >"$T/notes.txt"
 head -c 1000 "$PT26" >"$T/truncated.onnx"

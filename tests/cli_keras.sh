@@ -16,6 +16,7 @@ SRC=${SEGCAM_SRC:?set SEGCAM_SRC}
 MODELS=${SEGCAM_MODELS:?set SEGCAM_MODELS}
 T=$(mktemp -d "${TMPDIR:-/tmp}/segcam_cli_keras.XXXXXX")
 trap 'rm -rf "$T"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 
 IMG=$MODELS/images
 KREF=$SRC/tests/data/keras          # TensorFlow.js references for the real files
@@ -34,101 +35,17 @@ PT26=$MODELS/pt26_sed_unet_op18.onnx
 
 pass=0
 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1${2:+ ($2)}"; fail=$((fail + 1)); }
-check() { # check NAME COMMAND...: passes when COMMAND succeeds
-  local name=$1
-  shift
-  if "$@"; then ok "$name"; else bad "$name"; fi
-}
-# Runs the binary; stdout in $T/out, stderr in $T/err, exit status in $rc.
-run() {
-  "$BIN" "$@" >"$T/out" 2>"$T/err"
-  rc=$?
-}
-run_ok() { # run_ok NAME ARGS...: the command must exit 0
-  local name=$1
-  shift
-  run "$@"
-  if [ "$rc" -eq 0 ]; then ok "$name"; else bad "$name" "exit $rc: $(head -c 300 "$T/err")"; fi
-}
-oneline() { head -c 400 "$1" | tr '\n' ' '; }
 
-# "W H" from a PNG's IHDR (bytes 16..23, big-endian).
-png_wh() {
-  od -An -tu1 -j16 -N8 "$1" |
-    awk '{print $1*16777216 + $2*65536 + $3*256 + $4, $5*16777216 + $6*65536 + $7*256 + $8}'
-}
-# "H,W" (or "1,H,W,C", ...) from a .npy header.
-npy_shape() {
-  head -c 256 "$1" | tr -d '\000' | grep -ao "'shape': ([0-9, ]*)" |
-    sed "s/'shape': (//; s/[ )]//g; s/,$//"
-}
-npy_is_f4() { head -c 256 "$1" | tr -d '\000' | grep -aq "'descr': '<f4'"; }
-# The data of a float32 .npy as one number per line, and the largest |a - b| of two of them
-# ("inf" when their sizes differ).
-npy_data() { od -An -v -tf4 -w4 -j$((10 + $(od -An -tu2 -j8 -N2 "$1" | tr -d ' '))) "$1"; }
-max_abs_diff() {
-  paste <(npy_data "$1") <(npy_data "$2") |
-    awk 'NF != 2 {bad = 1} {d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d}
-         END {print bad ? "inf" : m + 0}'
-}
 le() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a <= b)}'; }
-# Writes a .npy with the data of $1 (a float32 v1.0 file) and the shape $2, e.g. "(256, 256)".
-npy_reshape() {
-  local hlen dict pad total n
-  hlen=$(od -An -tu2 -j8 -N2 "$1" | tr -d ' ')
-  dict="{'descr': '<f4', 'fortran_order': False, 'shape': $2, }"
-  total=$((10 + ${#dict} + 1))
-  pad=$(((64 - total % 64) % 64))
-  n=$((${#dict} + pad + 1))
-  printf '\223NUMPY\001\000'
-  printf "\\$(printf %03o $((n % 256)))\\$(printf %03o $((n / 256)))"
-  printf '%s%*s\n' "$dict" "$pad" ""
-  tail -c +$((11 + hlen)) "$1"
-}
-# jhas FILE KEY VALUE: the JSON file has "KEY": VALUE (VALUE an extended regex, cJSON spacing).
-jhas() { grep -qE "\"$2\":[[:space:]]*$3" "$1"; }
 # The numbers of a JSON field over the file (one per line).
 jnums() { sed -nE "s/.*\"$2\":[[:space:]]*(-?[0-9.e+-]+).*/\1/p" "$1"; }
 jsum() { jnums "$1" "$2" | awk '{s += $1} END {print s + 0}'; }
 pixel_sum() { jsum "$1" pixels; }
-# Rows of a `segcam layers` table (lines starting with an index), the footer's counts.
-rows() { grep -E '^ +[0-9]+  ' "$1"; }
-footer_count() { sed -nE 's/^([0-9]+) layers, .*/\1/p' "$1"; }
 footer_params() { sed -nE 's/^[0-9]+ layers, ([0-9]+) parameters.*/\1/p' "$1"; }
-n_default() { rows "$1" | grep -cE '(  |,)default(,|$)'; }
 # has_row FILE "INDEX NAME CLASS SHAPE": the table has exactly this row (columns 1-4).
 has_row() { rows "$1" | awk '{print $1, $2, $3, $4}' | grep -qxF -- "$2"; }
 # The table without its first line (the model path) -- to compare two copies of one model.
 table() { tail -n +2 "$1"; }
-
-# expect NAME RC NEEDLES -- ARGS...  (as in cli_errors.sh)
-#   The command must exit RC and print exactly ONE line "segcam: error: ..." (other stderr lines
-#   only notes and warnings) containing every '|'-separated fixed string of NEEDLES.
-expect() {
-  local name=$1 want=$2 needles=$3
-  shift 4
-  "$BIN" "$@" >"$T/out" 2>"$T/err"
-  local rc=$? n line why="" lines tagged
-  n=$(grep -c '^segcam: error: ' "$T/err")
-  line=$(grep '^segcam: error: ' "$T/err" | head -1)
-  lines=$(grep -c . "$T/err")
-  tagged=$(grep -c '^segcam: \(error\|warning\|note\): ' "$T/err")
-  if [ "$rc" -ne "$want" ]; then
-    why="exit $rc, wanted $want"
-  elif [ "$n" -ne 1 ]; then
-    why="$n error lines"
-  elif [ "$lines" -ne "$tagged" ]; then
-    why="stray stderr output"
-  else
-    local IFS='|'
-    for s in $needles; do
-      case "$line" in *"$s"*) ;; *) why="'$s' missing" ;; esac
-    done
-  fi
-  if [ -z "$why" ]; then ok "$name"; else bad "$name" "$why: $(oneline "$T/err")"; fi
-}
 
 # ---- layers: the real files against their stored configs --------------------------------------
 # For each file: "<file> <rows> <parameters> <format>", then rows "index name class shape".
