@@ -1076,6 +1076,31 @@ static segcam_status xl_reshape(ox *x, xnode *xn, int kind) {
   }
 }
 
+/* ReduceMean/Max/Min/Sum: axes are an attribute before opset 18 (ReduceSum: before 13) and
+ * optional input 1 from then on, when noop_with_empty_axes also appears.
+ * [Changelog ReduceMean-18, ReduceSum-13] */
+static segcam_status xl_reduce(ox *x, xnode *xn, int kind) {
+  sc_reduce_params *p = new_params(xn, sizeof *p);
+  if (!p) return SEGCAM_E_NOMEM;
+  xn->op = SC_OP_REDUCE;
+  p->kind = kind;
+  SC_TRY(get_int_in(x, "keepdims", 1, 0, 1, &p->keepdims));
+  SC_TRY(get_int_in(x, "noop_with_empty_axes", 0, 0, 1, &p->noop_with_empty_axes));
+  if (x->opset >= (kind == SC_REDUCE_SUM ? 13 : 18)) {
+    if (xn->n_in > 1) xn->use[1] = drop_empty(x, xn->in[1]);
+    return SEGCAM_OK;
+  }
+  if (xn->n_in > 1) return node_err(x, SEGCAM_E_FORMAT, "takes 1 input before this opset");
+  SC_TRY(get_ints(x, "axes", p->axes, SEGCAM_MAX_DIMS, &p->n_axes));
+  if (p->n_axes < 0) p->n_axes = 0;
+  for (int i = 0; i < p->n_axes; i++)
+    if (p->axes[i] < -SEGCAM_MAX_DIMS || p->axes[i] >= SEGCAM_MAX_DIMS)
+      return node_err(x, SEGCAM_E_FORMAT, "axes[%d] = %" PRId64 " is out of range", i,
+                      p->axes[i]);
+  xn->n_use = 1;
+  return SEGCAM_OK;
+}
+
 static segcam_status xl_transpose(ox *x, xnode *xn, int arg) {
   (void)arg;
   sc_transpose_params *p = new_params(xn, sizeof *p);
@@ -1360,6 +1385,10 @@ static const op_entry op_table[] = {
     {"Floor", xl_act, 1, 1, SC_ACT_FLOOR},
     {"Clip", xl_act, 1, 3, SC_ACT_CLIP},
     {"Softmax", xl_softmax, 1, 1, 0},
+    {"ReduceMean", xl_reduce, 1, 2, SC_REDUCE_MEAN},
+    {"ReduceMax", xl_reduce, 1, 2, SC_REDUCE_MAX},
+    {"ReduceMin", xl_reduce, 1, 2, SC_REDUCE_MIN},
+    {"ReduceSum", xl_reduce, 1, 2, SC_REDUCE_SUM},
     {"MaxPool", xl_pool, 1, 1, 1},
     {"AveragePool", xl_pool, 1, 1, 0},
     {"GlobalAveragePool", xl_globalpool, 1, 1, 0},

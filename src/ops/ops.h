@@ -165,6 +165,23 @@ typedef struct sc_softmax_params {
   int coerce_2d;
 } sc_softmax_params;
 
+/* ReduceMean/Max/Min/Sum: over `axes` (n_axes > 0) or constant input 1 (int64); negative axes
+ * count from the end; no axes = all axes, or the identity with noop_with_empty_axes. */
+typedef enum sc_reduce_kind {
+  SC_REDUCE_MEAN = 0,
+  SC_REDUCE_MAX,
+  SC_REDUCE_MIN,
+  SC_REDUCE_SUM
+} sc_reduce_kind;
+
+typedef struct sc_reduce_params {
+  int kind; /* sc_reduce_kind */
+  int keepdims;
+  int noop_with_empty_axes;
+  int n_axes;
+  int64_t axes[SEGCAM_MAX_DIMS];
+} sc_reduce_params;
+
 /* MaxPool / AveragePool on NCHW. */
 typedef struct sc_pool_params {
   int kernel[2];
