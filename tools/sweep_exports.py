@@ -1246,10 +1246,6 @@ NOTES = [
      "implement; the load fails with SEGCAM_E_UNSUPPORTED naming the node and the op "
      "(\"node '/ps/DepthToSpace' (DepthToSpace): unsupported op type\").  At opsets 9/10 the "
      "exporter writes Reshape(6-D)/Transpose/Reshape instead, which segcam runs."),
-    ("reduce_means, channels_last_ln", "all",
-     "**not supported**: ReduceMean (x.mean(dim), and nn.LayerNorm before opset 17, which "
-     "torch 1.13 exports as ReduceMean/Sub/Pow/Sqrt/Div; also ReduceMax for x.amax).  A new "
-     "op (ops.def, ops.h, a kernel), not a loader fix, so left open."),
     ("deeplabv3_mobilenet_v3_large", "all",
      "not a failure: the gradient/CAM reference is float32 PyTorch, marked (f32 ref), because "
      "PyTorch's float64 dilated depthwise convolution takes about a minute per pass; at opsets "
@@ -1285,6 +1281,10 @@ OBSERVATIONS = [
 # What the sweep found and what fixed it (tests: tests/test_onnx_load.c test_sweep_regressions,
 # tests/test_elementwise.c).
 FIXED = [
+    ("reduce_means, channels_last_ln", "ReduceMean/ReduceMax were not supported (x.mean(dim), "
+     "x.amax, and nn.LayerNorm before opset 17, which torch 1.13 exports as "
+     "ReduceMean/Sub/Pow/Sqrt/Div)", "new op `reduce` (src/ops/reduce.c, ops.def, ops.h) and the "
+     "ReduceMean/Max/Min/Sum entries in src/load/onnx.c; tests/test_reduce.c"),
     ("gelu", "Erf was not supported (torch 1.13 exports nn.GELU as x*0.5*(1+Erf(x/sqrt 2)) at "
      "every opset < 20)", "new activation kind SC_ACT_ERF (src/ops/activation.c, ops.h) and the "
      "Erf entry in src/load/onnx.c"),
