@@ -189,4 +189,47 @@ static inline int oc_gradcheck(oc_case *k, const char *what, double eps, double 
   return ok;
 }
 
+/* Backward must ACCUMULATE: with every input gradient pre-filled with 1, the result is 1 plus the
+ * gradient computed into zeros. */
+static inline void oc_check_accumulates(oc_case *k, const char *name) {
+  if (oc_run(k, name) != SEGCAM_OK) {
+    CHECK(0, "%s: %s", name, segcam_last_error());
+    return;
+  }
+  int64_t ny = sc_shape_numel(&k->out[0].shape);
+  float *g = malloc((size_t)(ny ? ny : 1) * sizeof *g);
+  float *d0[SC_MAX_IO] = {0}, *d1[SC_MAX_IO] = {0};
+  oc_fill(g, ny, 9, -1, 1);
+  for (int i = 0; i < k->n_in; i++) {
+    if (!k->in[i].data || k->in_const[i]) continue;
+    int64_t n = sc_shape_numel(&k->in[i].shape);
+    d0[i] = malloc((size_t)(n ? n : 1) * sizeof(float));
+    d1[i] = malloc((size_t)(n ? n : 1) * sizeof(float));
+    for (int64_t e = 0; e < n; e++) d1[i][e] = 1.0f;
+  }
+  CHECK(oc_backward(k, g, d0) == SEGCAM_OK, "%s: %s", name, segcam_last_error());
+  sc_opctx c;
+  oc_ctx(k, &c);
+  c.scratch = k->scratch;
+  c.dout[0] = g;
+  for (int i = 0; i < k->n_in; i++) c.din[i] = d1[i];
+  CHECK(sc_opdefs[k->op]->backward(&c) == SEGCAM_OK, "%s: %s", name, segcam_last_error());
+  int ok = 1;
+  for (int i = 0; i < k->n_in; i++) {
+    if (!d0[i]) continue;
+    for (int64_t e = 0; e < sc_shape_numel(&k->in[i].shape); e++)
+      if (fabsf(d1[i][e] - (1.0f + d0[i][e])) > 1e-5f * (1.0f + fabsf(d0[i][e]))) ok = 0;
+    free(d0[i]);
+    free(d1[i]);
+  }
+  CHECK(ok, "%s: backward overwrites instead of accumulating (+=)", name);
+  free(g);
+}
+
+/* Finite differences, then the accumulation check. */
+static inline void oc_gradcheck_acc(oc_case *k, const char *name, double eps, double rtol) {
+  oc_gradcheck(k, name, eps, rtol);
+  oc_check_accumulates(k, name);
+}
+
 #endif

@@ -42,49 +42,6 @@ static void expect_error(oc_case *k, const char *name, segcam_status want) {
   oc_free(k);
 }
 
-/* Backward must ACCUMULATE: with every input gradient pre-filled with 1, the result is 1 plus the
- * gradient computed into zeros. */
-static void check_accumulates(oc_case *k, const char *name) {
-  if (oc_run(k, name) != SEGCAM_OK) {
-    CHECK(0, "%s: %s", name, segcam_last_error());
-    return;
-  }
-  int64_t ny = sc_shape_numel(&k->out[0].shape);
-  float *g = malloc((size_t)(ny ? ny : 1) * sizeof *g);
-  float *d0[SC_MAX_IO] = {0}, *d1[SC_MAX_IO] = {0};
-  oc_fill(g, ny, 9, -1, 1);
-  for (int i = 0; i < k->n_in; i++) {
-    if (!k->in[i].data || k->in_const[i]) continue;
-    int64_t n = sc_shape_numel(&k->in[i].shape);
-    d0[i] = malloc((size_t)(n ? n : 1) * sizeof(float));
-    d1[i] = malloc((size_t)(n ? n : 1) * sizeof(float));
-    for (int64_t e = 0; e < n; e++) d1[i][e] = 1.0f;
-  }
-  CHECK(oc_backward(k, g, d0) == SEGCAM_OK, "%s: %s", name, segcam_last_error());
-  sc_opctx c;
-  oc_ctx(k, &c);
-  c.scratch = k->scratch;
-  c.dout[0] = g;
-  for (int i = 0; i < k->n_in; i++) c.din[i] = d1[i];
-  CHECK(sc_opdefs[k->op]->backward(&c) == SEGCAM_OK, "%s: %s", name, segcam_last_error());
-  int ok = 1;
-  for (int i = 0; i < k->n_in; i++) {
-    if (!d0[i]) continue;
-    for (int64_t e = 0; e < sc_shape_numel(&k->in[i].shape); e++)
-      if (fabsf(d1[i][e] - (1.0f + d0[i][e])) > 1e-5f * (1.0f + fabsf(d0[i][e]))) ok = 0;
-    free(d0[i]);
-    free(d1[i]);
-  }
-  CHECK(ok, "%s: backward overwrites instead of accumulating (+=)", name);
-  free(g);
-}
-
-/* Finite differences, then the accumulation check. */
-static void gradcheck2(oc_case *k, const char *name, double eps, double rtol) {
-  oc_gradcheck(k, name, eps, rtol);
-  check_accumulates(k, name);
-}
-
 /* Moves values that lie within 0.02 of a kink 0.05 away from it. */
 static void avoid(float *x, int64_t n, const float *kinks, int nk) {
   for (int64_t i = 0; i < n; i++)
@@ -346,7 +303,7 @@ static void test_act_gradcheck(void) {
     avoid(x, 120, cases[c].kinks, cases[c].nk);
     oc_case k = mk(SC_OP_ACT, &cases[c].p);
     add_in(&k, 4, dims, x, 0);
-    gradcheck2(&k, name, 1e-3, 1e-2);
+    oc_gradcheck_acc(&k, name, 1e-3, 1e-2);
     oc_free(&k);
   }
 }
@@ -534,7 +491,7 @@ static void test_prelu(void) {
     CHECK(oc_run(&k, name) == SEGCAM_OK, "%s: %s", name, segcam_last_error());
     prelu_ref(x, cases[c].xd, w, cases[c].wr, cases[c].wd, ref);
     t_close(name, k.out[0].data, ref, (size_t)n, 1e-7, 1e-6);
-    gradcheck2(&k, name, 1e-3, 1e-3);
+    oc_gradcheck_acc(&k, name, 1e-3, 1e-3);
     oc_free(&k);
   }
   int64_t xd[4] = {1, 3, 2, 2}, wd[3] = {4, 1, 1};
@@ -581,7 +538,7 @@ static void test_softmax(void) {
     CHECK(oc_run(&k, name) == SEGCAM_OK, "%s: %s", name, segcam_last_error());
     softmax_ref(x, cases[c].outer, cases[c].L, cases[c].inner, ref);
     t_close(name, k.out[0].data, ref, 120, 1e-7, 1e-5);
-    gradcheck2(&k, name, 1e-3, 1e-2);
+    oc_gradcheck_acc(&k, name, 1e-3, 1e-2);
     oc_free(&k);
   }
   /* large logits: subtracting the max keeps it finite */
@@ -605,7 +562,7 @@ static void test_softmax(void) {
   CHECK(oc_run(&k, "softmax_wide") == SEGCAM_OK, "%s", segcam_last_error());
   softmax_ref(xw, 1, 21, 1600, rw);
   t_close("softmax wide", k.out[0].data, rw, 33600, 1e-7, 1e-5);
-  gradcheck2(&k, "softmax_wide", 1e-3, 1e-2);
+  oc_gradcheck_acc(&k, "softmax_wide", 1e-3, 1e-2);
   oc_free(&k);
   free(xw);
   free(rw);
@@ -637,7 +594,7 @@ static void test_batchnorm(void) {
   add_in(&k, 1, cd, var, 1);
   CHECK(oc_run(&k, "batchnorm") == SEGCAM_OK, "%s", segcam_last_error());
   t_close("batchnorm", k.out[0].data, ref, 120, 1e-6, 1e-6);
-  gradcheck2(&k, "batchnorm", 1e-3, 1e-3);
+  oc_gradcheck_acc(&k, "batchnorm", 1e-3, 1e-3);
   /* gradient is g * scale / sqrt(var + eps), exactly */
   float g[120], dx[120];
   float *din[SC_MAX_IO] = {dx};
@@ -707,7 +664,7 @@ static void test_layernorm(void) {
   CHECK(oc_run(&k, "layernorm_last") == SEGCAM_OK, "%s", segcam_last_error());
   layernorm_ref(x, 6, 4, s4, b4, p.epsilon, ref);
   t_close("layernorm axis -1", k.out[0].data, ref, 24, 1e-6, 1e-5);
-  gradcheck2(&k, "layernorm_last", 1e-3, 1e-2);
+  oc_gradcheck_acc(&k, "layernorm_last", 1e-3, 1e-2);
   oc_free(&k);
   /* axis 1 over [3,4], scale [3,4], no bias */
   sc_layernorm_params p1 = {1, 1e-3f};
@@ -717,7 +674,7 @@ static void test_layernorm(void) {
   CHECK(oc_run(&k, "layernorm_axis1") == SEGCAM_OK, "%s", segcam_last_error());
   layernorm_ref(x, 2, 12, s12, NULL, p1.epsilon, ref);
   t_close("layernorm axis 1", k.out[0].data, ref, 24, 1e-6, 1e-5);
-  gradcheck2(&k, "layernorm_axis1", 1e-3, 1e-2);
+  oc_gradcheck_acc(&k, "layernorm_axis1", 1e-3, 1e-2);
   oc_free(&k);
   /* axis 1, scale [1,4] broadcast over [3,4] */
   k = mk(SC_OP_LAYERNORM, &p1);
@@ -727,7 +684,7 @@ static void test_layernorm(void) {
   CHECK(oc_run(&k, "layernorm_bcast") == SEGCAM_OK, "%s", segcam_last_error());
   layernorm_ref(x, 2, 12, s4x3, b12, p1.epsilon, ref);
   t_close("layernorm broadcast scale", k.out[0].data, ref, 24, 1e-6, 1e-5);
-  gradcheck2(&k, "layernorm_bcast", 1e-3, 1e-2);
+  oc_gradcheck_acc(&k, "layernorm_bcast", 1e-3, 1e-2);
   oc_free(&k);
   /* scale [3] does not broadcast to [4] */
   int64_t d3[1] = {3};
@@ -814,7 +771,7 @@ static void test_binary(void) {
         ref[e] = bin_ref1((sc_binary_kind)kind, a[bcast_index(e, s->ro, s->o, s->ra, s->a)],
                           b[bcast_index(e, s->ro, s->o, s->rb, s->b)]);
       t_close(name, k.out[0].data, ref, (size_t)no, 1e-6, 1e-6);
-      gradcheck2(&k, name, 1e-3, 1e-2);
+      oc_gradcheck_acc(&k, name, 1e-3, 1e-2);
       oc_free(&k);
     }
   }
@@ -929,7 +886,7 @@ static void test_binary_large(void) {
       for (int64_t e = 0; e < n; e++)
         ref[e] = bin_ref1((sc_binary_kind)kind, a[e], b[bcast_index(e, 4, ad, 4, bds[c])]);
       t_close(name, k.out[0].data, ref, (size_t)n, 1e-6, 1e-6);
-      gradcheck2(&k, name, 1e-3, 1e-2);
+      oc_gradcheck_acc(&k, name, 1e-3, 1e-2);
       oc_free(&k);
     }
   }

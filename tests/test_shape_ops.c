@@ -51,49 +51,6 @@ static int shape_is(const oc_case *k, int ndim, const int64_t *d) {
   return 1;
 }
 
-/* Backward must ACCUMULATE: with every input gradient pre-filled with 1, the result is 1 plus the
- * gradient computed into zeros. */
-static void check_accumulates(oc_case *k, const char *name) {
-  if (oc_run(k, name) != SEGCAM_OK) {
-    CHECK(0, "%s: %s", name, segcam_last_error());
-    return;
-  }
-  int64_t ny = sc_shape_numel(&k->out[0].shape);
-  float *g = malloc((size_t)(ny ? ny : 1) * sizeof *g);
-  float *d0[SC_MAX_IO] = {0}, *d1[SC_MAX_IO] = {0};
-  oc_fill(g, ny, 9, -1, 1);
-  for (int i = 0; i < k->n_in; i++) {
-    if (!k->in[i].data || k->in_const[i]) continue;
-    int64_t n = sc_shape_numel(&k->in[i].shape);
-    d0[i] = malloc((size_t)(n ? n : 1) * sizeof(float));
-    d1[i] = malloc((size_t)(n ? n : 1) * sizeof(float));
-    for (int64_t e = 0; e < n; e++) d1[i][e] = 1.0f;
-  }
-  CHECK(oc_backward(k, g, d0) == SEGCAM_OK, "%s: %s", name, segcam_last_error());
-  sc_opctx c;
-  oc_ctx(k, &c);
-  c.scratch = k->scratch;
-  c.dout[0] = g;
-  for (int i = 0; i < k->n_in; i++) c.din[i] = d1[i];
-  CHECK(sc_opdefs[k->op]->backward(&c) == SEGCAM_OK, "%s: %s", name, segcam_last_error());
-  int ok = 1;
-  for (int i = 0; i < k->n_in; i++) {
-    if (!d0[i]) continue;
-    for (int64_t e = 0; e < sc_shape_numel(&k->in[i].shape); e++)
-      if (fabsf(d1[i][e] - (1.0f + d0[i][e])) > 1e-5f * (1.0f + fabsf(d0[i][e]))) ok = 0;
-    free(d0[i]);
-    free(d1[i]);
-  }
-  CHECK(ok, "%s: backward overwrites instead of accumulating (+=)", name);
-  free(g);
-}
-
-/* Finite differences, then the accumulation check. */
-static void gradcheck2(oc_case *k, const char *name, double eps, double rtol) {
-  oc_gradcheck(k, name, eps, rtol);
-  check_accumulates(k, name);
-}
-
 static void iota(float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] = (float)i;
 }
@@ -149,7 +106,7 @@ static void test_reshape(void) {
       CHECK(oc_run(&k, ok[c].name) == SEGCAM_OK, "%s: %s", ok[c].name, segcam_last_error());
       CHECK(shape_is(&k, ok[c].ndim, ok[c].want), "%s: wrong shape", ok[c].name);
       CHECK(!memcmp(k.out[0].data, x, sizeof x), "%s: data must not change", ok[c].name);
-      if (from_input) gradcheck2(&k, ok[c].name, 1e-2, 1e-3);
+      if (from_input) oc_gradcheck_acc(&k, ok[c].name, 1e-2, 1e-3);
       oc_free(&k);
     }
   }
@@ -262,7 +219,7 @@ static void test_flatten_squeeze(void) {
     CHECK(oc_run(&k, "squeeze") == SEGCAM_OK && shape_is(&k, sq[c].ndim, sq[c].want),
           "squeeze/unsqueeze case %zu: %s", c, segcam_last_error());
     CHECK(!memcmp(k.out[0].data, y, sizeof y), "squeeze keeps the data");
-    gradcheck2(&k, "squeeze", 1e-2, 1e-3);
+    oc_gradcheck_acc(&k, "squeeze", 1e-2, 1e-3);
     oc_free(&k);
   }
   /* unsqueeze of a scalar (shape arithmetic) */
@@ -350,7 +307,7 @@ static void test_transpose(void) {
     CHECK(oc_run(&k, cases[c].name) == SEGCAM_OK, "%s: %s", cases[c].name, segcam_last_error());
     transpose_ref(x, cases[c].r, cases[c].d, cases[c].perm, ref);
     t_close(cases[c].name, k.out[0].data, ref, (size_t)n, 0, 0);
-    if (cases[c].grad) gradcheck2(&k, cases[c].name, 1e-2, 1e-3);
+    if (cases[c].grad) oc_gradcheck_acc(&k, cases[c].name, 1e-2, 1e-3);
     oc_free(&k);
     free(x);
     free(ref);
@@ -482,7 +439,7 @@ static void test_pad(void) {
     memcpy(p.pads, grads[c].pads, sizeof grads[c].pads);
     oc_case k = mk(SC_OP_PAD, &p);
     add_in(&k, 4, gd, xg, 0);
-    gradcheck2(&k, grads[c].name, 1e-2, 1e-3);
+    oc_gradcheck_acc(&k, grads[c].name, 1e-2, 1e-3);
     oc_free(&k);
   }
   /* axes input (opset 18): pad only the last axis by (2, 1); same as the full pads */
@@ -604,7 +561,7 @@ static void test_slice(void) {
     int64_t n = cases[c].od[0] * cases[c].od[1] * cases[c].od[2];
     expect_values(cases[c].name, &k, cases[c].want, n);
     if (n) {
-      gradcheck2(&k, cases[c].name, 1e-2, 1e-3);
+      oc_gradcheck_acc(&k, cases[c].name, 1e-2, 1e-3);
     } else {
       float g = 0, dx[60];
       float *din[SC_MAX_IO] = {dx};
@@ -683,7 +640,7 @@ static void test_concat(void) {
                                       : ch < 4 ? b[n * 4 + w]
                                                : c[(n * 2 + ch - 4) * 4 + w];
     t_close("concat axis 1", k.out[0].data, ref, 48, 0, 0);
-    gradcheck2(&k, "concat", 1e-2, 1e-3);
+    oc_gradcheck_acc(&k, "concat", 1e-2, 1e-3);
     oc_free(&k);
   }
   /* int64 along axis 0 (building a sizes vector), with an empty piece */
@@ -729,7 +686,7 @@ static void test_identity_gather(void) {
   CHECK(oc_run(&k, "identity") == SEGCAM_OK && shape_is(&k, 2, d) &&
             !memcmp(k.out[0].data, x, sizeof x),
         "identity: %s", segcam_last_error());
-  gradcheck2(&k, "identity", 1e-2, 1e-3);
+  oc_gradcheck_acc(&k, "identity", 1e-2, 1e-3);
   oc_free(&k);
 
   /* rows [2, 0] of a [3,4] */
@@ -771,7 +728,7 @@ static void test_identity_gather(void) {
   k = mk(SC_OP_GATHER, &g1);
   add_in(&k, 2, d, xg, 0);
   add_in_i64(&k, 1, dr, rep, 1);
-  gradcheck2(&k, "gather_grad", 1e-2, 1e-3);
+  oc_gradcheck_acc(&k, "gather_grad", 1e-2, 1e-3);
   oc_free(&k);
   int64_t oob = 3;
   k = mk(SC_OP_GATHER, &g0);
@@ -849,7 +806,7 @@ static void test_cast(void) {
   oc_fill(xg, 7, 600, -1, 1);
   k = mk(SC_OP_CAST, &to_f);
   add_in(&k, 1, d, xg, 0);
-  gradcheck2(&k, "cast_f2f", 1e-2, 1e-3);
+  oc_gradcheck_acc(&k, "cast_f2f", 1e-2, 1e-3);
   oc_free(&k);
   sc_cast_params to_bool = {(sc_dtype)9};
   k = mk(SC_OP_CAST, &to_bool);
