@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenblas-dev libprotobuf-c-dev protobuf-c-compiler
-      libpng-dev libjpeg-dev libcjson-dev libhdf5-dev libzip-dev)
+      libpng-dev libjpeg-dev libcjson-dev libhdf5-dev libzip-dev libdnnl-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

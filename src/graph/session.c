@@ -31,7 +31,15 @@ struct sc_session {
   size_t owned_bytes;    /* their total */
   size_t mem_limit;      /* bytes the whole plan may take */
   sc_node_state *state;  /* per node */
-  size_t *scratch_need;  /* per node */
+  size_t *scratch_need;  /* per node: scratch of the kernel that runs (after prepare) */
+  size_t *scratch_infer; /* per node: scratch infer asked for (the unprepared kernel) */
+  /* fusion (plan_fusion): a node that runs fused writes xout0 instead of its own output 0; the
+   * nodes fused into it are skipped and their intermediate values are 'gone' (never stored) */
+  unsigned char *skip;   /* per node */
+  unsigned char *fused;  /* per node: runs with c->fused */
+  int *xout0;            /* per node: value written as output 0, or -1 */
+  unsigned *xneeds;      /* per node: bw_needs added by the fusion */
+  unsigned char *gone;   /* per value */
   unsigned char *keep;   /* per value: caller asked to keep */
   /* forward plan */
   size_t *off;           /* per value: arena offset, or SC_NOT_PLANNED */
@@ -160,6 +168,25 @@ static void build_ctx(sc_session *s, int ni, sc_opctx *c) {
     c->in_const[k] = v >= 0 ? s->cst[v] : 0;
   }
   for (int j = 0; j < n->n_out; j++) c->out[j] = &s->t[n->out[j]];
+  if (s->xout0 && s->xout0[ni] >= 0) c->out[0] = &s->t[s->xout0[ni]];
+  c->fused = s->fused ? s->fused[ni] : 0;
+}
+
+/* Output j of node ni as the run sees it (a fused node writes its last fused node's output). */
+static int out_value(const sc_session *s, int ni, int j) {
+  return j == 0 && s->xout0[ni] >= 0 ? s->xout0[ni] : s->g->nodes[ni].out[j];
+}
+
+/* Not run by forward or backward: folded before the run, or fused into another node. */
+static int not_run(const sc_session *s, int ni) { return s->folded[ni] || s->skip[ni]; }
+
+/* The node that writes value v in the run (its graph producer, or the node it was fused into). */
+static int run_producer(const sc_session *s, int v) {
+  int p = s->g->values[v].producer;
+  if (p < 0 || !s->skip[p]) return p;
+  for (int ni = 0; ni < s->nn; ni++)
+    if (s->xout0[ni] == v) return ni;
+  return p;
 }
 
 static int is_graph_output(const sc_graph *g, int v) {
@@ -209,7 +236,7 @@ static segcam_status infer_all(sc_session *s, const sc_shape *input_shapes) {
         return sc_node_error(&c, SEGCAM_E_NOMEM, "output %d of shape %s is too large", j,
                              sc_shape_str(sh, b1, sizeof b1));
     }
-    s->scratch_need[ni] = c.scratch_size;
+    s->scratch_need[ni] = s->scratch_infer[ni] = c.scratch_size;
     int foldable = 1;
     for (int k = 0; k < n->n_in; k++)
       if (n->in[k] >= 0 && !s->cst[n->in[k]]) foldable = 0;
@@ -240,11 +267,117 @@ static segcam_status infer_all(sc_session *s, const sc_shape *input_shapes) {
   return SEGCAM_OK;
 }
 
+/* ---- fusion and kernel preparation --------------------------------------------------------- */
+
+static void release_kernels(sc_session *s) {
+  for (int ni = 0; ni < s->nn; ni++) {
+    sc_node_state *st = &s->state[ni];
+    if (st->priv && st->priv_free) st->priv_free(st->priv);
+    st->priv = NULL;
+    st->priv_free = NULL;
+  }
+}
+
+/* The single node reading value v, if v has exactly one reader among the nodes that run and is
+ * not a graph output, a kept value or a graph input; else -1. */
+static int sole_reader(const sc_session *s, int v) {
+  const sc_graph *g = s->g;
+  if (v < 0 || s->keep[v] || is_graph_output(g, v) || g->values[v].producer < 0) return -1;
+  int who = -1;
+  for (int ni = 0; ni < s->nn; ni++) {
+    if (s->folded[ni]) continue;
+    const sc_node *n = &g->nodes[ni];
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] == v) {
+        if (who >= 0) return -1;
+        who = ni;
+      }
+  }
+  return who;
+}
+
+/* Convolution -> BatchNormalization (constant parameters) -> ReLU / LeakyRelu (alpha >= 0), as
+ * long as no intermediate value is read by anything else or asked for (kept, an output, or a
+ * gradient target, which callers keep).  Fills f and the nodes; returns 1 if anything fuses. */
+static int fusion_chain(const sc_session *s, int ni, sc_fusion *f, int *bn_node, int *act_node) {
+  const sc_graph *g = s->g;
+  memset(f, 0, sizeof *f);
+  *bn_node = *act_node = -1;
+  int op = g->nodes[ni].op;
+  if (op != SC_OP_CONV && op != SC_OP_CONV_TRANSPOSE) return 0;
+  int v = g->nodes[ni].out[0], r = sole_reader(s, v);
+  if (r >= 0 && op == SC_OP_CONV && g->nodes[r].op == SC_OP_BATCHNORM && g->nodes[r].in[0] == v &&
+      g->nodes[r].params) {
+    const sc_node *b = &g->nodes[r];
+    int ok = b->n_in >= 5 && b->in[3] >= 0 && b->in[4] >= 0;
+    for (int k = 1; ok && k < 5; k++) ok = b->in[k] < 0 || s->cst[b->in[k]];
+    if (ok) {
+      f->bn_scale = b->in[1] >= 0 ? &s->t[b->in[1]] : NULL;
+      f->bn_bias = b->in[2] >= 0 ? &s->t[b->in[2]] : NULL;
+      f->bn_mean = &s->t[b->in[3]];
+      f->bn_var = &s->t[b->in[4]];
+      f->bn_epsilon = ((const sc_batchnorm_params *)b->params)->epsilon;
+      *bn_node = r;
+      v = b->out[0];
+      r = sole_reader(s, v);
+    }
+  }
+  if (r >= 0 && g->nodes[r].op == SC_OP_ACT && g->nodes[r].in[0] == v && g->nodes[r].params) {
+    const sc_act_params *a = g->nodes[r].params;
+    if (a->kind == SC_ACT_RELU || (a->kind == SC_ACT_LEAKY_RELU && a->alpha >= 0)) {
+      f->relu = 1;
+      f->relu_alpha = a->kind == SC_ACT_RELU ? 0.0f : a->alpha;
+      *act_node = r;
+    }
+  }
+  return *bn_node >= 0 || *act_node >= 0;
+}
+
+/* Decides the fusions for the current keep set and lets every op that has one prepare its kernel
+ * (sc_opdef.prepare) for this input size. */
+static segcam_status plan_fusion(sc_session *s) {
+  const sc_graph *g = s->g;
+  release_kernels(s);
+  for (int ni = 0; ni < s->nn; ni++) {
+    s->skip[ni] = s->fused[ni] = 0;
+    s->xout0[ni] = -1;
+    s->xneeds[ni] = 0;
+    s->scratch_need[ni] = s->scratch_infer[ni];
+  }
+  memset(s->gone, 0, (size_t)s->nv);
+  for (int ni = 0; ni < s->nn; ni++) {
+    const sc_opdef *d = sc_opdefs[g->nodes[ni].op];
+    if (not_run(s, ni) || !d->prepare) continue;
+    sc_fusion f;
+    int bn, act, want = fusion_chain(s, ni, &f, &bn, &act);
+    sc_opctx c;
+    build_ctx(s, ni, &c);
+    c.scratch_size = s->scratch_infer[ni];
+    c.fuse = want ? &f : NULL;
+    SC_TRY(d->prepare(&c));
+    s->scratch_need[ni] = c.scratch_size;
+    if (!want || !c.fused) continue;
+    s->fused[ni] = 1;
+    int last = act >= 0 ? act : bn;
+    s->xout0[ni] = g->nodes[last].out[0];
+    s->gone[g->nodes[ni].out[0]] = 1;
+    if (bn >= 0) s->skip[bn] = 1;
+    if (act >= 0) {
+      s->skip[act] = 1;
+      s->xneeds[ni] = SC_NEEDS_OUT(0); /* the activation's gradient reads the output */
+      if (bn >= 0) s->gone[g->nodes[bn].out[0]] = 1;
+    }
+  }
+  return SEGCAM_OK;
+}
+
 /* ---- forward memory plan ------------------------------------------------------------------- */
 
 static segcam_status plan_forward(sc_session *s) {
   const sc_graph *g = s->g;
   int nv = s->nv, nn = s->nn;
+  s->n_bw_targets = -1; /* the fusion may change: the reverse plan must be made again */
+  SC_TRY(plan_fusion(s));
   int *first = sc_calloc_n((size_t)nv, sizeof *first), *last = sc_calloc_n((size_t)nv, sizeof *last);
   iv *ivs = sc_calloc_n((size_t)nv, sizeof *ivs);
   if (!first || !last || !ivs) {
@@ -254,11 +387,11 @@ static segcam_status plan_forward(sc_session *s) {
   for (int v = 0; v < nv; v++) first[v] = last[v] = -2;
   for (int i = 0; i < g->n_inputs; i++) first[g->inputs[i]] = 0, last[g->inputs[i]] = nn;
   for (int ni = 0; ni < nn; ni++) {
-    if (s->folded[ni]) continue;
+    if (not_run(s, ni)) continue;
     const sc_node *n = &g->nodes[ni];
-    unsigned needs = sc_opdefs[n->op]->bw_needs;
+    unsigned needs = sc_opdefs[n->op]->bw_needs | s->xneeds[ni];
     for (int j = 0; j < n->n_out; j++) {
-      int v = n->out[j];
+      int v = out_value(s, ni, j);
       first[v] = ni;
       last[v] = ni;
       if ((needs & SC_NEEDS_OUT(j)) || is_graph_output(g, v) || s->keep[v]) last[v] = nn;
@@ -273,7 +406,7 @@ static segcam_status plan_forward(sc_session *s) {
   int n_iv = 0;
   size_t scratch = 0;
   for (int ni = 0; ni < nn; ni++)
-    if (!s->folded[ni] && s->scratch_need[ni] > scratch) scratch = s->scratch_need[ni];
+    if (!not_run(s, ni) && s->scratch_need[ni] > scratch) scratch = s->scratch_need[ni];
   for (int v = 0; v < nv; v++) {
     s->off[v] = SC_NOT_PLANNED;
     if (s->cst[v] || first[v] == -2) continue;
@@ -307,8 +440,10 @@ static segcam_status plan_forward(sc_session *s) {
                     g->path, total + scratch);
   s->arena_bytes = total;
   s->scratch_bytes = scratch;
-  for (int v = 0; v < nv; v++)
+  for (int v = 0; v < nv; v++) {
     if (s->off[v] != SC_NOT_PLANNED) s->t[v].data = s->arena + s->off[v];
+    else if (s->gone[v]) s->t[v].data = NULL;
+  }
   s->ran = 0;
   return SEGCAM_OK;
 }
@@ -360,6 +495,12 @@ segcam_status sc_session_create(const sc_graph *g, const sc_shape *input_shapes,
   s->owned = sc_calloc_n(nv, sizeof *s->owned);
   s->state = sc_calloc_n(nn, sizeof *s->state);
   s->scratch_need = sc_calloc_n(nn, sizeof *s->scratch_need);
+  s->scratch_infer = sc_calloc_n(nn, sizeof *s->scratch_infer);
+  s->skip = sc_calloc_n(nn, 1);
+  s->fused = sc_calloc_n(nn, 1);
+  s->xout0 = sc_calloc_n(nn, sizeof *s->xout0);
+  s->xneeds = sc_calloc_n(nn, sizeof *s->xneeds);
+  s->gone = sc_calloc_n(nv, 1);
   s->keep = sc_calloc_n(nv, 1);
   s->off = sc_calloc_n(nv, sizeof *s->off);
   s->need = sc_calloc_n(nv, 1);
@@ -367,12 +508,14 @@ segcam_status sc_session_create(const sc_graph *g, const sc_shape *input_shapes,
   s->goff = sc_calloc_n(nv, sizeof *s->goff);
   s->zero_first = sc_calloc_n(nv, sizeof *s->zero_first);
   if (!s->t || !s->cst || !s->folded || !s->owned || !s->state || !s->scratch_need || !s->keep ||
+      !s->scratch_infer || !s->skip || !s->fused || !s->xout0 || !s->xneeds || !s->gone ||
       !s->off || !s->need || !s->active || !s->goff || !s->zero_first) {
     sc_session_free(s);
     return SEGCAM_E_NOMEM;
   }
   for (int i = 0; i < n_keep; i++)
     if (keep[i] >= 0 && keep[i] < s->nv) s->keep[keep[i]] = 1;
+  for (int ni = 0; ni < s->nn; ni++) s->xout0[ni] = -1;
   segcam_status st = infer_all(s, input_shapes);
   if (!st) st = plan_forward(s);
   if (st) {
@@ -386,6 +529,7 @@ segcam_status sc_session_create(const sc_graph *g, const sc_shape *input_shapes,
 
 void sc_session_free(sc_session *s) {
   if (!s) return;
+  if (s->state) release_kernels(s);
   if (s->owned)
     for (int v = 0; v < s->nv; v++) free(s->owned[v]);
   free(s->t);
@@ -394,6 +538,12 @@ void sc_session_free(sc_session *s) {
   free(s->owned);
   free(s->state);
   free(s->scratch_need);
+  free(s->scratch_infer);
+  free(s->skip);
+  free(s->fused);
+  free(s->xout0);
+  free(s->xneeds);
+  free(s->gone);
   free(s->keep);
   free(s->off);
   free(s->arena);
@@ -439,7 +589,7 @@ segcam_status sc_session_set_input(sc_session *s, int i, const float *data, size
 
 segcam_status sc_session_forward(sc_session *s) {
   for (int ni = 0; ni < s->nn; ni++) {
-    if (s->folded[ni]) continue;
+    if (not_run(s, ni)) continue;
     sc_opctx c;
     build_ctx(s, ni, &c);
     c.scratch = s->scratch;
@@ -486,18 +636,18 @@ static segcam_status plan_backward(sc_session *s, int n_targets, const int *targ
   for (int i = 0; i < n_targets; i++) down[targets[i]] = 1;
   for (int ni = 0; ni < nn; ni++) {
     const sc_node *n = &g->nodes[ni];
-    if (s->folded[ni]) continue;
+    if (not_run(s, ni)) continue;
     int any = 0;
     for (int k = 0; k < n->n_in; k++) any |= n->in[k] >= 0 && down[n->in[k]];
     if (any)
-      for (int j = 0; j < n->n_out; j++) down[n->out[j]] = 1;
+      for (int j = 0; j < n->n_out; j++) down[out_value(s, ni, j)] = 1;
   }
   up[g->outputs[0]] = 1;
   for (int ni = nn - 1; ni >= 0; ni--) {
     const sc_node *n = &g->nodes[ni];
-    if (s->folded[ni]) continue;
+    if (not_run(s, ni)) continue;
     int any = 0;
-    for (int j = 0; j < n->n_out; j++) any |= up[n->out[j]];
+    for (int j = 0; j < n->n_out; j++) any |= up[out_value(s, ni, j)];
     if (any)
       for (int k = 0; k < n->n_in; k++)
         if (n->in[k] >= 0 && !s->cst[n->in[k]]) up[n->in[k]] = 1;
@@ -509,9 +659,9 @@ static segcam_status plan_backward(sc_session *s, int n_targets, const int *targ
   for (int ni = 0; ni < nn; ni++) {
     const sc_node *n = &g->nodes[ni];
     int out_need = 0, in_need = 0;
-    for (int j = 0; j < n->n_out; j++) out_need |= s->need[n->out[j]];
+    for (int j = 0; j < n->n_out; j++) out_need |= s->need[out_value(s, ni, j)];
     for (int k = 0; k < n->n_in; k++) in_need |= n->in[k] >= 0 && s->need[n->in[k]];
-    s->active[ni] = !s->folded[ni] && out_need && in_need;
+    s->active[ni] = !not_run(s, ni) && out_need && in_need;
     if (s->active[ni])
       for (int k = 0; k < n->n_in; k++)
         if (n->in[k] >= 0 && s->need[n->in[k]] && latest[n->in[k]] < ni) latest[n->in[k]] = ni;
@@ -523,7 +673,7 @@ static segcam_status plan_backward(sc_session *s, int n_targets, const int *targ
     int is_target = 0;
     for (int i = 0; i < n_targets; i++) is_target |= targets[i] == v;
     int start = v == g->outputs[0] ? 0 : nn - 1 - latest[v];
-    int prod = g->values[v].producer;
+    int prod = run_producer(s, v);
     int end = is_target || prod < 0 ? nn : nn - 1 - prod;
     if (latest[v] < 0 && v != g->outputs[0]) start = end; /* target that is the output itself */
     s->zero_first[v] = v == g->outputs[0] ? nn : latest[v];
@@ -580,6 +730,11 @@ segcam_status sc_session_backward(sc_session *s, const float *seed, int n_target
   for (int i = 0; i < n_targets; i++)
     if (targets[i] < 0 || targets[i] >= s->nv || s->t[targets[i]].dtype != SC_F32)
       return sc_error(SEGCAM_E_ARG, "%s: invalid gradient target", g->path);
+  for (int i = 0; i < n_targets; i++)
+    if (s->gone[targets[i]])
+      return sc_error(SEGCAM_E_ARG, "%s: '%s' was fused into a convolution and is not stored; "
+                      "keep it (sc_session_keep) before asking for its gradient", g->path,
+                      g->values[targets[i]].name);
   int same = s->n_bw_targets == n_targets && s->bw_through == through;
   for (int i = 0; same && i < n_targets; i++) same = s->bw_targets[i] == targets[i];
   if (!same) SC_TRY(plan_backward(s, n_targets, targets, through));
@@ -599,11 +754,11 @@ segcam_status sc_session_backward(sc_session *s, const float *seed, int n_target
     build_ctx(s, ni, &c);
     c.scratch = s->scratch;
     c.scratch_size = s->scratch_need[ni];
-    for (int j = 0; j < n->n_out; j++) c.dout[j] = gbuf(s, n->out[j]);
+    for (int j = 0; j < n->n_out; j++) c.dout[j] = gbuf(s, out_value(s, ni, j));
     for (int k = 0; k < n->n_in; k++) c.din[k] = gbuf(s, n->in[k]);
     if (through && ni == s->final_act) {
       /* the trailing activation as identity: the seed is on the logits */
-      size_t m = (size_t)sc_shape_numel(&s->t[n->out[0]].shape);
+      size_t m = (size_t)sc_shape_numel(&s->t[out_value(s, ni, 0)].shape);
       if (c.din[0])
         for (size_t e = 0; e < m; e++) c.din[0][e] += c.dout[0][e];
       continue;

@@ -35,7 +35,20 @@ typedef struct sc_tensor {
 typedef struct sc_node_state {
   int64_t i[32];
   double f[16];
+  void *priv;                /* kernel objects made by sc_opdef.prepare (e.g. oneDNN primitives) */
+  void (*priv_free)(void *); /* frees priv; called when the session is re-planned or freed */
 } sc_node_state;
+
+/* What the session asks an op's prepare() to fuse into it (plan time): a BatchNormalization
+ * (inference, constant parameters) on its output, then a (leaky) ReLU.  The fused node writes
+ * the last fused node's output; the intermediates are never materialised. */
+typedef struct sc_fusion {
+  const sc_tensor *bn_scale, *bn_bias, *bn_mean, *bn_var; /* bn_var NULL: no BatchNorm; scale or
+                                                             bias NULL: 1 or 0 */
+  float bn_epsilon;
+  int relu;          /* 1: y = x > 0 ? x : relu_alpha * x (relu_alpha >= 0) */
+  float relu_alpha;
+} sc_fusion;
 
 typedef struct sc_opctx {
   const sc_graph *graph;           /* for error messages (graph->path) */
@@ -48,6 +61,9 @@ typedef struct sc_opctx {
   void *scratch;                   /* forward/backward: scratch_size bytes, 64-byte aligned */
   const float *dout[SC_MAX_IO];    /* backward: gradient w.r.t. each output */
   float *din[SC_MAX_IO];           /* backward: ACCUMULATE (+=) into these; NULL = not needed */
+  const sc_fusion *fuse;           /* prepare: what to fuse (NULL: nothing) */
+  int fused;                       /* prepare sets 1 when it took `fuse`; forward/backward: 1 when
+                                    * this node runs fused (out[0] is then the fused output) */
 } sc_opctx;
 
 /* Backward needs (sc_opdef.bw_needs): which data the VJP reads, so the planner keeps it. */
@@ -68,6 +84,10 @@ typedef struct sc_opdef {
   unsigned bw_needs;
   unsigned flags;
   void (*free_params)(void *params); /* NULL: free() */
+  /* Optional, at plan time for nodes that run (not folded), after infer: may create kernel
+   * objects in c->state->priv, set c->scratch_size, and accept c->fuse (set c->fused). */
+  segcam_status (*prepare)(sc_opctx *c);
+
 } sc_opdef;
 
 extern const sc_opdef *const sc_opdefs[SC_OP_COUNT];

@@ -393,11 +393,18 @@ static segcam_status globalpool_backward(sc_opctx *c) {
   return SEGCAM_OK;
 }
 
-const sc_opdef sc_op_maxpool = {
-    "maxpool", maxpool_infer, maxpool_forward, maxpool_backward, SC_NEEDS_IN(0), 0, NULL};
-const sc_opdef sc_op_avgpool = {"avgpool", avgpool_infer, avgpool_forward, avgpool_backward, 0,
-                                0,         NULL};
+const sc_opdef sc_op_maxpool = {.name = "maxpool",
+                                .infer = maxpool_infer,
+                                .forward = maxpool_forward,
+                                .backward = maxpool_backward,
+                                .bw_needs = SC_NEEDS_IN(0)};
+const sc_opdef sc_op_avgpool = {.name = "avgpool",
+                                .infer = avgpool_infer,
+                                .forward = avgpool_forward,
+                                .backward = avgpool_backward};
 /* The max variant reads the input in backward; the average one does not, but bw_needs is per op. */
-const sc_opdef sc_op_globalpool = {
-    "globalpool", globalpool_infer, globalpool_forward, globalpool_backward, SC_NEEDS_IN(0), 0,
-    NULL};
+const sc_opdef sc_op_globalpool = {.name = "globalpool",
+                                   .infer = globalpool_infer,
+                                   .forward = globalpool_forward,
+                                   .backward = globalpool_backward,
+                                   .bw_needs = SC_NEEDS_IN(0)};

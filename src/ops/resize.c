@@ -423,4 +423,7 @@ static segcam_status resize_backward(sc_opctx *c) {
   return SEGCAM_OK;
 }
 
-const sc_opdef sc_op_resize = {"resize", resize_infer, resize_forward, resize_backward, 0, 0, NULL};
+const sc_opdef sc_op_resize = {.name = "resize",
+                               .infer = resize_infer,
+                               .forward = resize_forward,
+                               .backward = resize_backward};

@@ -1,0 +1,359 @@
+/* Conv / ConvTranspose on oneDNN (see conv_dnnl.h).
+ *
+ * Per convolution: a forward primitive and a backward-data primitive (created on the first
+ * backward call, since many runs never need it), both with format 'any' for the activations so
+ * that oneDNN chooses its fast blocked layouts, and reorder primitives between those layouts and
+ * NCHW.  The data gradient is accumulated into the caller's buffer by a reorder with a 'sum'
+ * post-op.  Everything runs in the caller's scratch (oneDNN's own scratchpad included, in 'user'
+ * mode), so nothing is allocated while a session runs.
+ *
+ * Threads: oneDNN here is built on OpenMP (libgomp), the same runtime as the rest of segcam, and
+ * uses omp_get_max_threads() threads. */
+#define _POSIX_C_SOURCE 200809L /* getenv, pthread_once */
+
+#include "ops/conv_dnnl.h"
+
+#include <dnnl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+#define ALIGN 64
+
+static dnnl_engine_t engine;
+static int engine_ok;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+static void engine_init(void) {
+  const char *e = getenv("SEGCAM_CONV");
+  if (e && strcmp(e, "blas") == 0) return; /* tests run the OpenBLAS path this way */
+  engine_ok = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success;
+}
+
+/* One reorder between two layouts, with its two memory objects (data set per call). */
+typedef struct reorder {
+  dnnl_primitive_t prim; /* NULL: the layouts are equal, no reorder */
+  dnnl_memory_t from, to;
+} reorder;
+
+struct sc_dnnl_conv {
+  sc_dnnl_conv_geom g;
+  dnnl_stream_t stream;
+  dnnl_memory_desc_t user_x, user_y; /* NCHW */
+  /* forward */
+  dnnl_primitive_desc_t fpd;
+  dnnl_primitive_t fwd;
+  dnnl_memory_t src, dst, wei, bias, fpad; /* fpad: scratchpad */
+  reorder in_x, out_y;
+  size_t f_src, f_dst, f_pad; /* scratch offsets, (size_t)-1 = not used */
+  /* backward data (primitive and reorders made on first use) */
+  dnnl_primitive_desc_t bpd;
+  dnnl_primitive_t bwd;
+  dnnl_memory_t dsrc, ddst, bwei, bpad;
+  reorder in_dy, out_dx;
+  size_t b_mask, b_ddst, b_dsrc, b_pad;
+  int bwd_ready;
+};
+
+#define OK(x) ((x) == dnnl_success)
+
+static size_t align_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* Reserves `bytes` at *end; returns the offset. */
+static size_t take(size_t *end, size_t bytes) {
+  size_t off = *end;
+  *end += align_up(bytes);
+  return off;
+}
+
+static int reorder_init(reorder *r, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                        int accumulate) {
+  memset(r, 0, sizeof *r);
+  if (!accumulate && dnnl_memory_desc_equal(from, to)) return 1;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_post_ops_t po = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  int ok = OK(dnnl_primitive_attr_create(&attr));
+  if (ok && accumulate) {
+    ok = OK(dnnl_post_ops_create(&po)) && OK(dnnl_post_ops_append_sum(po, 1.0f)) &&
+         OK(dnnl_primitive_attr_set_post_ops(attr, po));
+  }
+  ok = ok && OK(dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, attr)) &&
+       OK(dnnl_primitive_create(&r->prim, pd)) &&
+       OK(dnnl_memory_create(&r->from, from, engine, DNNL_MEMORY_NONE)) &&
+       OK(dnnl_memory_create(&r->to, to, engine, DNNL_MEMORY_NONE));
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (po) dnnl_post_ops_destroy(po);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  return ok;
+}
+
+static void reorder_free(reorder *r) {
+  if (r->prim) dnnl_primitive_destroy(r->prim);
+  if (r->from) dnnl_memory_destroy(r->from);
+  if (r->to) dnnl_memory_destroy(r->to);
+}
+
+static int reorder_run(dnnl_stream_t st, reorder *r, const void *from, void *to) {
+  if (!r->prim) return 1;
+  dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, r->from}, {DNNL_ARG_TO, r->to}};
+  return OK(dnnl_memory_set_data_handle(r->from, (void *)from)) &&
+         OK(dnnl_memory_set_data_handle(r->to, to)) &&
+         OK(dnnl_primitive_execute(r->prim, st, 2, a));
+}
+
+static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
+  return dnnl_primitive_desc_query_md(pd, what, 0);
+}
+
+/* Copies a weight tensor from layout `user` into a new memory in layout `want`. */
+static int load_weights(dnnl_stream_t st, const dnnl_memory_desc_t *user, const void *w,
+                        const dnnl_memory_desc_t *want, dnnl_memory_t *out) {
+  if (!OK(dnnl_memory_create(out, want, engine, DNNL_MEMORY_ALLOCATE))) return 0;
+  void *h = NULL;
+  if (!OK(dnnl_memory_get_data_handle(*out, &h))) return 0;
+  if (dnnl_memory_desc_equal(user, want)) {
+    memcpy(h, w, dnnl_memory_desc_get_size(user));
+    return 1;
+  }
+  reorder r;
+  int ok = reorder_init(&r, user, want, 0) && reorder_run(st, &r, w, h) &&
+           OK(dnnl_stream_wait(st));
+  reorder_free(&r);
+  return ok;
+}
+
+void sc_dnnl_conv_free(void *p) {
+  sc_dnnl_conv *d = p;
+  if (!d) return;
+  dnnl_memory_t mems[] = {d->src, d->dst, d->wei, d->bias, d->fpad,
+                          d->dsrc, d->ddst, d->bwei, d->bpad};
+  for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+    if (mems[i]) dnnl_memory_destroy(mems[i]);
+  reorder_free(&d->in_x);
+  reorder_free(&d->out_y);
+  reorder_free(&d->in_dy);
+  reorder_free(&d->out_dx);
+  if (d->fwd) dnnl_primitive_destroy(d->fwd);
+  if (d->bwd) dnnl_primitive_destroy(d->bwd);
+  if (d->fpd) dnnl_primitive_desc_destroy(d->fpd);
+  if (d->bpd) dnnl_primitive_desc_destroy(d->bpd);
+  if (d->stream) dnnl_stream_destroy(d->stream);
+  free(d);
+}
+
+/* The weights' logical oneDNN shape and the tag of segcam's (ONNX) layout of them. */
+static void weight_desc(const sc_dnnl_conv_geom *g, dnnl_memory_desc_t *user,
+                        dnnl_memory_desc_t *any, int *ok) {
+  const int64_t G = g->groups, K = g->k, C = g->c;
+  dnnl_dims_t wd;
+  int nd;
+  dnnl_format_tag_t tag;
+  if (G == 1) {
+    nd = 4;
+    wd[0] = K, wd[1] = C, wd[2] = g->r, wd[3] = g->s;
+    tag = g->transpose ? dnnl_iohw : dnnl_oihw; /* ConvTranspose stores [C, K, R, S] */
+  } else {
+    nd = 5;
+    wd[0] = G, wd[1] = K / G, wd[2] = C / G, wd[3] = g->r, wd[4] = g->s;
+    tag = g->transpose ? dnnl_giohw : dnnl_goihw;
+  }
+  *ok = *ok && OK(dnnl_memory_desc_init_by_tag(user, nd, wd, dnnl_f32, tag)) &&
+        OK(dnnl_memory_desc_init_by_tag(any, nd, wd, dnnl_f32, dnnl_format_tag_any));
+}
+
+/* Strides, dilations and pads in oneDNN's terms; 0 if a trailing pad would be negative. */
+static int window(const sc_dnnl_conv_geom *g, dnnl_dims_t st, dnnl_dims_t dil, dnnl_dims_t pl,
+                  dnnl_dims_t pr) {
+  const int64_t in[2] = {g->h, g->w}, out[2] = {g->p, g->q}, k[2] = {g->r, g->s};
+  for (int a = 0; a < 2; a++) {
+    int64_t keff = (k[a] - 1) * g->dil[a] + 1;
+    st[a] = g->stride[a];
+    dil[a] = g->dil[a] - 1;
+    pl[a] = g->pad[a];
+    /* Conv: out = (in + pl + pr - keff) / stride + 1; ConvTranspose swaps in and out */
+    pr[a] = g->transpose ? (in[a] - 1) * g->stride[a] + keff - g->pad[a] - out[a]
+                         : (out[a] - 1) * g->stride[a] + keff - in[a] - g->pad[a];
+    if (pl[a] < 0 || pr[a] < 0) return 0;
+  }
+  return 1;
+}
+
+sc_dnnl_conv *sc_dnnl_conv_create(const sc_dnnl_conv_geom *g, const float *w, const float *b,
+                                  size_t *scratch_bytes) {
+  *scratch_bytes = 0;
+  pthread_once(&engine_once, engine_init);
+  if (!engine_ok) return NULL;
+  sc_dnnl_conv *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  d->g = *g;
+  dnnl_dims_t xd = {g->n, g->c, g->h, g->w}, yd = {g->n, g->k, g->p, g->q}, bd = {g->k};
+  dnnl_dims_t st, dil, pl, pr;
+  dnnl_memory_desc_t x_any, y_any, w_user, w_any, b_md;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_post_ops_t po = NULL;
+  int ok = window(g, st, dil, pl, pr) && OK(dnnl_stream_create(&d->stream, engine,
+                                                               dnnl_stream_default_flags));
+  ok = ok && OK(dnnl_memory_desc_init_by_tag(&d->user_x, 4, xd, dnnl_f32, dnnl_nchw)) &&
+       OK(dnnl_memory_desc_init_by_tag(&d->user_y, 4, yd, dnnl_f32, dnnl_nchw)) &&
+       OK(dnnl_memory_desc_init_by_tag(&x_any, 4, xd, dnnl_f32, dnnl_format_tag_any)) &&
+       OK(dnnl_memory_desc_init_by_tag(&y_any, 4, yd, dnnl_f32, dnnl_format_tag_any)) &&
+       OK(dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_x));
+  weight_desc(g, &w_user, &w_any, &ok);
+  ok = ok && OK(dnnl_primitive_attr_create(&attr)) &&
+       OK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+  if (ok && g->relu)
+    ok = OK(dnnl_post_ops_create(&po)) &&
+         OK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, g->relu_alpha, 0.0f)) &&
+         OK(dnnl_primitive_attr_set_post_ops(attr, po));
+  /* forward and backward-data descriptors */
+  dnnl_convolution_desc_t fd, bdsc;
+  if (ok && !g->transpose)
+    ok = OK(dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training,
+                                                        dnnl_convolution_direct, &x_any, &w_any,
+                                                        &b_md, &y_any, st, dil, pl, pr)) &&
+         OK(dnnl_dilated_convolution_backward_data_desc_init(&bdsc, dnnl_convolution_direct,
+                                                              &x_any, &w_any, &y_any, st, dil, pl,
+                                                              pr));
+  else if (ok)
+    ok = OK(dnnl_dilated_deconvolution_forward_desc_init(&fd, dnnl_forward_training,
+                                                          dnnl_deconvolution_direct, &x_any,
+                                                          &w_any, &b_md, &y_any, st, dil, pl,
+                                                          pr)) &&
+         OK(dnnl_dilated_deconvolution_backward_data_desc_init(&bdsc, dnnl_deconvolution_direct,
+                                                                &x_any, &w_any, &y_any, st, dil,
+                                                                pl, pr));
+  ok = ok && OK(dnnl_primitive_desc_create(&d->fpd, &fd, attr, engine, NULL));
+  if (po) dnnl_post_ops_destroy(po);
+  if (attr) {
+    /* the backward pass has no post-ops: the activation's gradient is applied before it */
+    dnnl_primitive_attr_destroy(attr);
+    attr = NULL;
+  }
+  ok = ok && OK(dnnl_primitive_attr_create(&attr)) &&
+       OK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) &&
+       OK(dnnl_primitive_desc_create(&d->bpd, &bdsc, attr, engine, d->fpd));
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  if (!ok) {
+    sc_dnnl_conv_free(d);
+    return NULL;
+  }
+  const dnnl_memory_desc_t *src = query(d->fpd, dnnl_query_src_md),
+                           *dst = query(d->fpd, dnnl_query_dst_md),
+                           *wei = query(d->fpd, dnnl_query_weights_md),
+                           *fpad = query(d->fpd, dnnl_query_scratchpad_md),
+                           *dsrc = query(d->bpd, dnnl_query_diff_src_md),
+                           *ddst = query(d->bpd, dnnl_query_diff_dst_md),
+                           *bwei = query(d->bpd, dnnl_query_weights_md),
+                           *bpad = query(d->bpd, dnnl_query_scratchpad_md);
+  ok = src && dst && wei && dsrc && ddst && bwei;
+  if (fpad && dnnl_memory_desc_get_size(fpad) == 0) fpad = NULL;
+  if (bpad && dnnl_memory_desc_get_size(bpad) == 0) bpad = NULL;
+  /* scratch: forward [src][dst][pad], backward [mask][ddst][dsrc][pad], overlapping */
+  size_t fend = 0, bend = 0, none = (size_t)-1;
+  if (ok) {
+    d->f_src = dnnl_memory_desc_equal(src, &d->user_x) ? none
+                                                        : take(&fend, dnnl_memory_desc_get_size(src));
+    d->f_dst = dnnl_memory_desc_equal(dst, &d->user_y) ? none
+                                                        : take(&fend, dnnl_memory_desc_get_size(dst));
+    d->f_pad = fpad ? take(&fend, dnnl_memory_desc_get_size(fpad)) : none;
+    d->b_mask = g->relu ? take(&bend, dnnl_memory_desc_get_size(&d->user_y)) : none;
+    d->b_ddst = dnnl_memory_desc_equal(ddst, &d->user_y)
+                    ? none
+                    : take(&bend, dnnl_memory_desc_get_size(ddst));
+    d->b_dsrc = take(&bend, dnnl_memory_desc_get_size(dsrc));
+    d->b_pad = bpad ? take(&bend, dnnl_memory_desc_get_size(bpad)) : none;
+  }
+  ok = ok && OK(dnnl_primitive_create(&d->fwd, d->fpd)) &&
+       OK(dnnl_memory_create(&d->src, src, engine, DNNL_MEMORY_NONE)) &&
+       OK(dnnl_memory_create(&d->dst, dst, engine, DNNL_MEMORY_NONE)) &&
+       (!fpad || OK(dnnl_memory_create(&d->fpad, fpad, engine, DNNL_MEMORY_NONE))) &&
+       reorder_init(&d->in_x, &d->user_x, src, 0) && reorder_init(&d->out_y, dst, &d->user_y, 0) &&
+       load_weights(d->stream, &w_user, w, wei, &d->wei) &&
+       OK(dnnl_memory_create(&d->bias, &b_md, engine, DNNL_MEMORY_ALLOCATE));
+  if (ok) {
+    void *h = NULL;
+    ok = OK(dnnl_memory_get_data_handle(d->bias, &h));
+    if (ok && b)
+      memcpy(h, b, (size_t)g->k * sizeof(float));
+    else if (ok)
+      memset(h, 0, (size_t)g->k * sizeof(float));
+  }
+  if (!ok) {
+    sc_dnnl_conv_free(d);
+    return NULL;
+  }
+  *scratch_bytes = fend > bend ? fend : bend;
+  return d;
+}
+
+static void *at(void *scratch, size_t off) { return (char *)scratch + off; }
+
+int sc_dnnl_conv_forward(sc_dnnl_conv *d, const float *x, float *y, void *scratch) {
+  const size_t none = (size_t)-1;
+  void *src = d->f_src == none ? (void *)x : at(scratch, d->f_src);
+  void *dst = d->f_dst == none ? (void *)y : at(scratch, d->f_dst);
+  dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, d->src},
+                          {DNNL_ARG_WEIGHTS, d->wei},
+                          {DNNL_ARG_BIAS, d->bias},
+                          {DNNL_ARG_DST, d->dst},
+                          {DNNL_ARG_SCRATCHPAD, d->fpad}};
+  int ok = reorder_run(d->stream, &d->in_x, x, src) &&
+           OK(dnnl_memory_set_data_handle(d->src, src)) &&
+           OK(dnnl_memory_set_data_handle(d->dst, dst)) &&
+           (!d->fpad || OK(dnnl_memory_set_data_handle(d->fpad, at(scratch, d->f_pad)))) &&
+           OK(dnnl_primitive_execute(d->fwd, d->stream, d->fpad ? 5 : 4, a)) &&
+           reorder_run(d->stream, &d->out_y, dst, y) && OK(dnnl_stream_wait(d->stream));
+  return ok;
+}
+
+static int backward_init(sc_dnnl_conv *d) {
+  const dnnl_memory_desc_t *dsrc = query(d->bpd, dnnl_query_diff_src_md),
+                           *ddst = query(d->bpd, dnnl_query_diff_dst_md),
+                           *bpad = query(d->bpd, dnnl_query_scratchpad_md);
+  if (bpad && dnnl_memory_desc_get_size(bpad) == 0) bpad = NULL;
+  void *w = NULL;
+  /* the gradient's weights, in its own layout, from the forward's (only for the convolutions a
+   * reverse pass crosses) */
+  return OK(dnnl_memory_get_data_handle(d->wei, &w)) &&
+         load_weights(d->stream, query(d->fpd, dnnl_query_weights_md), w,
+                      query(d->bpd, dnnl_query_weights_md), &d->bwei) &&
+         OK(dnnl_primitive_create(&d->bwd, d->bpd)) &&
+         OK(dnnl_memory_create(&d->dsrc, dsrc, engine, DNNL_MEMORY_NONE)) &&
+         OK(dnnl_memory_create(&d->ddst, ddst, engine, DNNL_MEMORY_NONE)) &&
+         (!bpad || OK(dnnl_memory_create(&d->bpad, bpad, engine, DNNL_MEMORY_NONE))) &&
+         reorder_init(&d->in_dy, &d->user_y, ddst, 0) &&
+         reorder_init(&d->out_dx, dsrc, &d->user_x, 1);
+}
+
+int sc_dnnl_conv_backward(sc_dnnl_conv *d, const float *y, const float *dy, float *dx,
+                                    void *scratch) {
+  const size_t none = (size_t)-1;
+  if (!d->bwd_ready) {
+    if (!backward_init(d)) return 0;
+    d->bwd_ready = 1;
+  }
+  if (d->g.relu) {
+    /* the activation's gradient, from its output: y > 0 exactly where x > 0 (alpha >= 0) */
+    float *m = at(scratch, d->b_mask);
+    const float alpha = d->g.relu_alpha;
+    const int64_t n = d->g.n * d->g.k * d->g.p * d->g.q;
+#pragma omp parallel for schedule(static) if (n >= 32768)
+    for (int64_t i = 0; i < n; i++) m[i] = y[i] > 0 ? dy[i] : alpha * dy[i];
+    dy = m;
+  }
+  void *ddst = d->b_ddst == none ? (void *)dy : at(scratch, d->b_ddst);
+  void *dsrc = at(scratch, d->b_dsrc);
+  dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, d->ddst},
+                          {DNNL_ARG_WEIGHTS, d->bwei},
+                          {DNNL_ARG_DIFF_SRC, d->dsrc},
+                          {DNNL_ARG_SCRATCHPAD, d->bpad}};
+  int ok = reorder_run(d->stream, &d->in_dy, dy, ddst) &&
+           OK(dnnl_memory_set_data_handle(d->ddst, ddst)) &&
+           OK(dnnl_memory_set_data_handle(d->dsrc, dsrc)) &&
+           (!d->bpad || OK(dnnl_memory_set_data_handle(d->bpad, at(scratch, d->b_pad)))) &&
+           OK(dnnl_primitive_execute(d->bwd, d->stream, d->bpad ? 4 : 3, a)) &&
+           reorder_run(d->stream, &d->out_dx, dsrc, dx) && OK(dnnl_stream_wait(d->stream));
+  return ok;
+}
