@@ -617,6 +617,12 @@ int sc_session_final_activation(const sc_session *s, int *kind) {
 
 const sc_graph *sc_session_graph(const sc_session *s) { return s->g; }
 
+unsigned sc_session_node_run(const sc_session *s, int ni) {
+  if (ni < 0 || ni >= s->nn) return 0;
+  return (s->folded[ni] ? SC_RUN_FOLDED : 0u) | (s->skip[ni] ? SC_RUN_SKIPPED : 0u) |
+         (s->fused[ni] ? SC_RUN_FUSED : 0u) | (s->state[ni].priv ? SC_RUN_KERNEL : 0u);
+}
+
 size_t sc_session_bytes(const sc_session *s) {
   return s->arena_bytes + s->scratch_bytes + s->garena_bytes;
 }

@@ -48,6 +48,13 @@ segcam_status sc_session_backward(sc_session *s, const float *seed, int n_target
                                   const int *target_values, float **grads,
                                   int through_final_activation);
 
+/* How node ni runs in the current plan (for tests and benchmarks): SC_RUN_* bits. */
+#define SC_RUN_FOLDED 1u /* computed before the run */
+#define SC_RUN_SKIPPED 2u /* fused into another node */
+#define SC_RUN_FUSED 4u   /* runs with other nodes fused into it */
+#define SC_RUN_KERNEL 8u  /* prepare() made a kernel object (the oneDNN convolution path) */
+unsigned sc_session_node_run(const sc_session *s, int ni);
+
 /* Bytes planned for activations, gradients and scratch (the gradient part of the last plan). */
 size_t sc_session_bytes(const sc_session *s);
 

@@ -163,9 +163,12 @@ static void weight_desc(const sc_dnnl_conv_geom *g, dnnl_memory_desc_t *user,
         OK(dnnl_memory_desc_init_by_tag(any, nd, wd, dnnl_f32, dnnl_format_tag_any));
 }
 
-/* Strides, dilations and pads in oneDNN's terms; 0 if a trailing pad would be negative. */
+/* Strides, dilations and pads in oneDNN's terms.  oneDNN refuses a negative trailing pad, which a
+ * Conv has when its stride never reaches the last rows or columns (a 1x1 stride-2 convolution on
+ * an even size): those are cropped from the input instead (crop[], a strided view of the NCHW
+ * tensor; their gradient is zero).  Returns 0 when oneDNN cannot take the geometry. */
 static int window(const sc_dnnl_conv_geom *g, dnnl_dims_t st, dnnl_dims_t dil, dnnl_dims_t pl,
-                  dnnl_dims_t pr) {
+                  dnnl_dims_t pr, int64_t crop[2]) {
   const int64_t in[2] = {g->h, g->w}, out[2] = {g->p, g->q}, k[2] = {g->r, g->s};
   for (int a = 0; a < 2; a++) {
     int64_t keff = (k[a] - 1) * g->dil[a] + 1;
@@ -175,6 +178,8 @@ static int window(const sc_dnnl_conv_geom *g, dnnl_dims_t st, dnnl_dims_t dil, d
     /* Conv: out = (in + pl + pr - keff) / stride + 1; ConvTranspose swaps in and out */
     pr[a] = g->transpose ? (in[a] - 1) * g->stride[a] + keff - g->pad[a] - out[a]
                          : (out[a] - 1) * g->stride[a] + keff - in[a] - g->pad[a];
+    crop[a] = 0;
+    if (pr[a] < 0 && !g->transpose && in[a] + pr[a] >= 1) crop[a] = -pr[a], pr[a] = 0;
     if (pl[a] < 0 || pr[a] < 0) return 0;
   }
   return 1;
@@ -190,12 +195,16 @@ sc_dnnl_conv *sc_dnnl_conv_create(const sc_dnnl_conv_geom *g, const float *w, co
   d->g = *g;
   dnnl_dims_t xd = {g->n, g->c, g->h, g->w}, yd = {g->n, g->k, g->p, g->q}, bd = {g->k};
   dnnl_dims_t st, dil, pl, pr;
+  int64_t crop[2];
   dnnl_memory_desc_t x_any, y_any, w_user, w_any, b_md;
   dnnl_primitive_attr_t attr = NULL;
   dnnl_post_ops_t po = NULL;
-  int ok = window(g, st, dil, pl, pr) && OK(dnnl_stream_create(&d->stream, engine,
-                                                               dnnl_stream_default_flags));
-  ok = ok && OK(dnnl_memory_desc_init_by_tag(&d->user_x, 4, xd, dnnl_f32, dnnl_nchw)) &&
+  int ok = window(g, st, dil, pl, pr, crop) &&
+           OK(dnnl_stream_create(&d->stream, engine, dnnl_stream_default_flags));
+  /* X as oneDNN sees it: NCHW, possibly without its last rows/columns (a view) */
+  dnnl_dims_t xstr = {g->c * g->h * g->w, g->h * g->w, g->w, 1};
+  xd[2] -= crop[0], xd[3] -= crop[1];
+  ok = ok && OK(dnnl_memory_desc_init_by_strides(&d->user_x, 4, xd, dnnl_f32, xstr)) &&
        OK(dnnl_memory_desc_init_by_tag(&d->user_y, 4, yd, dnnl_f32, dnnl_nchw)) &&
        OK(dnnl_memory_desc_init_by_tag(&x_any, 4, xd, dnnl_f32, dnnl_format_tag_any)) &&
        OK(dnnl_memory_desc_init_by_tag(&y_any, 4, yd, dnnl_f32, dnnl_format_tag_any)) &&

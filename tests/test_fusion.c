@@ -1,0 +1,182 @@
+/* The session's fusion plan (graph/session.c plan_fusion) on the graphs of tests/data/fusion:
+ * which nodes fuse, that keeping a value stops the fusion through it, that a fused-away value
+ * cannot be a gradient target until kept, and that the kept value then has its own numbers.
+ * The numbers of the fused chains themselves are checked against PyTorch by test_ops_golden on
+ * tests/data/fusion (ctest test_fusion_golden); this test checks the structure.
+ *
+ * With SEGCAM_CONV=blas (ctest test_fusion_blas) nothing may fuse and no kernel object exists. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph.h"
+#include "graph/session.h"
+#include "image/image.h"
+#include "load/load.h"
+#include "test.h"
+
+static int blas_only;
+
+typedef struct model {
+  sc_graph g;
+  sc_session *s;
+  sc_npy x;
+} model;
+
+static int open_case(const char *name, model *m) {
+  char path[2048];
+  memset(m, 0, sizeof *m);
+  snprintf(path, sizeof path, "%s/tests/data/fusion/%s.onnx", t_env("SEGCAM_SRC", "."), name);
+  int ok = sc_load_model(path, &m->g) == SEGCAM_OK;
+  CHECK(ok, "load %s: %s", path, segcam_last_error());
+  snprintf(path, sizeof path, "%s/tests/data/fusion/%s.in0.npy", t_env("SEGCAM_SRC", "."), name);
+  ok = ok && sc_npy_read(path, &m->x) == SEGCAM_OK;
+  CHECK(ok, "read %s", path);
+  sc_shape sh = {0};
+  if (ok) {
+    sh.ndim = m->x.ndim;
+    for (int i = 0; i < sh.ndim; i++) sh.d[i] = m->x.shape[i];
+    ok = sc_session_create(&m->g, &sh, NULL, 0, &m->s) == SEGCAM_OK;
+    CHECK(ok, "session %s: %s", name, segcam_last_error());
+  }
+  return ok;
+}
+
+static void close_case(model *m) {
+  sc_session_free(m->s);
+  sc_graph_free(&m->g);
+  sc_npy_free(&m->x);
+}
+
+static int node_of(const sc_graph *g, const char *name) {
+  for (int i = 0; i < g->n_nodes; i++)
+    if (g->nodes[i].name && strcmp(g->nodes[i].name, name) == 0) return i;
+  CHECK(0, "no node %s", name);
+  return 0;
+}
+
+static unsigned run_of(const model *m, const char *node) {
+  return sc_session_node_run(m->s, node_of(&m->g, node));
+}
+
+/* Expected plan of one node: fused (runs with others in it), skipped (fused away), or neither. */
+static void expect(const model *m, const char *node, int fused, int skipped, const char *what) {
+  unsigned r = run_of(m, node);
+  if (blas_only) fused = skipped = 0;
+  CHECK(!!(r & SC_RUN_FUSED) == fused, "%s: %s fused %d, expected %d", what, node,
+        !!(r & SC_RUN_FUSED), fused);
+  CHECK(!!(r & SC_RUN_SKIPPED) == skipped, "%s: %s skipped %d, expected %d", what, node,
+        !!(r & SC_RUN_SKIPPED), skipped);
+}
+
+static void test_plans(void) {
+  model m;
+  if (open_case("conv_bn_relu", &m)) {
+    expect(&m, "conv_0", 1, 0, "conv_bn_relu");
+    expect(&m, "batchnormalization_1", 0, 1, "conv_bn_relu");
+    expect(&m, "relu_2", 0, 1, "conv_bn_relu");
+    CHECK(!!(run_of(&m, "conv_0") & SC_RUN_KERNEL) == !blas_only, "conv_0 kernel object");
+  }
+  close_case(&m);
+  if (open_case("conv_bn_shared", &m)) { /* BN's output is read twice: the Relu stays */
+    expect(&m, "conv_0", 1, 0, "conv_bn_shared");
+    expect(&m, "batchnormalization_1", 0, 1, "conv_bn_shared");
+    expect(&m, "relu_2", 0, 0, "conv_bn_shared");
+  }
+  close_case(&m);
+  if (open_case("conv_read_twice", &m)) { /* the Conv's own output is read twice */
+    expect(&m, "conv_0", 0, 0, "conv_read_twice");
+    expect(&m, "batchnormalization_1", 0, 0, "conv_read_twice");
+  }
+  close_case(&m);
+  if (open_case("conv_leaky_conv_relu", &m)) {
+    expect(&m, "conv_0", 1, 0, "conv_leaky_conv_relu");
+    expect(&m, "leakyrelu_1", 0, 1, "conv_leaky_conv_relu");
+    expect(&m, "conv_2", 1, 0, "conv_leaky_conv_relu");
+    expect(&m, "relu_3", 0, 1, "conv_leaky_conv_relu");
+  }
+  close_case(&m);
+  if (open_case("convt_relu", &m)) {
+    expect(&m, "convtranspose_0", 1, 0, "convt_relu");
+    expect(&m, "relu_1", 0, 1, "convt_relu");
+  }
+  close_case(&m);
+  if (open_case("conv_s2_dw_clip", &m)) {
+    /* 1x1 stride 2 on an even size: oneDNN takes it with the unread last row/column cropped */
+    expect(&m, "conv_0", 1, 0, "conv_s2_dw_clip");
+    expect(&m, "batchnormalization_1", 0, 1, "conv_s2_dw_clip");
+    expect(&m, "relu_2", 0, 1, "conv_s2_dw_clip");
+    CHECK(!!(run_of(&m, "conv_0") & SC_RUN_KERNEL) == !blas_only, "cropped conv on oneDNN");
+    /* Clip is not fused */
+    expect(&m, "conv_3", 0, 0, "conv_s2_dw_clip");
+    expect(&m, "clip_4", 0, 0, "conv_s2_dw_clip");
+    CHECK(!!(run_of(&m, "conv_3") & SC_RUN_KERNEL) == !blas_only, "depthwise conv on oneDNN");
+  }
+  close_case(&m);
+}
+
+/* Keeping an intermediate of a fused chain: the chain is cut there, the value is stored, and it is
+ * a valid gradient target; before that, asking for its gradient is an error, not zeros. */
+static void test_keep(void) {
+  model m;
+  if (!open_case("conv_bn_relu", &m)) {
+    close_case(&m);
+    return;
+  }
+  int c = sc_graph_find_value(&m.g, "c"), n = sc_graph_find_value(&m.g, "n");
+  int y = m.g.outputs[0];
+  size_t nx = (size_t)sc_shape_numel(&sc_session_tensor(m.s, m.g.inputs[0])->shape);
+  size_t ny = (size_t)sc_shape_numel(&sc_session_tensor(m.s, y)->shape);
+  size_t nn = (size_t)sc_shape_numel(&sc_session_tensor(m.s, n)->shape);
+  float *seed = calloc(ny, sizeof *seed), *gn = calloc(nn, sizeof *gn);
+  float *y_fused = calloc(ny, sizeof *y_fused);
+  for (size_t i = 0; i < ny; i++) seed[i] = 1.0f;
+  CHECK(sc_session_set_input(m.s, 0, m.x.data, nx) == SEGCAM_OK, "set input");
+  CHECK(sc_session_forward(m.s) == SEGCAM_OK, "forward");
+  memcpy(y_fused, sc_session_tensor(m.s, y)->data, ny * sizeof *y_fused);
+  if (!blas_only) {
+    segcam_status st = sc_session_backward(m.s, seed, 1, &n, &gn, 0);
+    CHECK(st == SEGCAM_E_ARG, "gradient at a fused-away value: an error (got %d)", (int)st);
+    CHECK(strstr(segcam_last_error(), "fused") != NULL, "error says why: %s",
+          segcam_last_error());
+  }
+  CHECK(sc_session_keep(m.s, &n, 1) == SEGCAM_OK, "keep n");
+  expect(&m, "conv_0", 1, 0, "conv_bn_relu, n kept"); /* Conv+BN still fuse: c is not kept */
+  expect(&m, "batchnormalization_1", 0, 1, "conv_bn_relu, n kept");
+  expect(&m, "relu_2", 0, 0, "conv_bn_relu, n kept");
+  CHECK(sc_session_set_input(m.s, 0, m.x.data, nx) == SEGCAM_OK, "set input");
+  CHECK(sc_session_forward(m.s) == SEGCAM_OK, "forward with n kept");
+  const float *nv = sc_session_tensor(m.s, n)->data, *yv = sc_session_tensor(m.s, y)->data;
+  CHECK(nv != NULL, "n is stored");
+  /* y = relu(n), and the same y as the fully fused plan gave */
+  double dmax = 0, dfus = 0;
+  for (size_t i = 0; nv && i < ny; i++) {
+    double r = nv[i] > 0 ? nv[i] : 0;
+    dmax = fmax(dmax, fabs(r - yv[i]));
+    dfus = fmax(dfus, fabs((double)y_fused[i] - yv[i]));
+  }
+  CHECK(dmax == 0, "y = relu(kept n) exactly (max diff %g)", dmax);
+  CHECK(dfus <= 1e-5, "same y fused and cut (max diff %g)", dfus);
+  /* d(sum y)/dn = [n > 0] */
+  CHECK(sc_session_backward(m.s, seed, 1, &n, &gn, 0) == SEGCAM_OK, "gradient at kept n: %s",
+        segcam_last_error());
+  int bad = 0;
+  for (size_t i = 0; nv && i < nn; i++) bad += gn[i] != (nv[i] > 0 ? 1.0f : 0.0f);
+  CHECK(bad == 0, "d(sum y)/dn = [n > 0] (%d wrong)", bad);
+  CHECK(sc_session_keep(m.s, &c, 1) == SEGCAM_OK, "keep c");
+  expect(&m, "conv_0", 0, 0, "conv_bn_relu, c kept");
+  expect(&m, "batchnormalization_1", 0, 0, "conv_bn_relu, c kept");
+  free(seed);
+  free(gn);
+  free(y_fused);
+  close_case(&m);
+}
+
+int main(void) {
+  const char *e = getenv("SEGCAM_CONV");
+  blas_only = e && strcmp(e, "blas") == 0;
+  test_plans();
+  test_keep();
+  TEST_MAIN_END();
+}
