@@ -801,6 +801,7 @@ def build_driver(build, out):
     for pkg in ("libprotobuf-c", "openblas", "libpng", "libjpeg", "hdf5-serial", "libzip",
                 "libcjson"):  # what CMakeLists.txt links segcam with (missing ones are skipped)
         libs += sh(["pkg-config", "--libs", pkg]).stdout.split()
+    libs.append("-ldnnl")  # oneDNN ships no pkg-config file
     r = sh(["gcc", "-std=c11", "-O1", "-fopenmp", "-I" + os.path.join(ROOT, "include"), src, lib,
             *libs, "-lm", "-o", exe])
     if r.returncode:
