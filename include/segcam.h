@@ -144,6 +144,11 @@ segcam_status segcam_session_output(const segcam_session *session, segcam_output
 /* Predicted class per output pixel (height*width bytes/ints; for binary outputs 0/1). */
 segcam_status segcam_session_predict(const segcam_session *session, int32_t *labels, size_t n);
 
+/* Keeps a layer's activations readable after each run (the memory plan otherwise reuses their
+ * buffer, and may fuse a convolution's BatchNorm/ReLU so that its own output is never stored).
+ * Re-plans the session; after a run, runs the last input again so the activations are there. */
+segcam_status segcam_session_keep_layer(segcam_session *session, size_t layer);
+
 /* Activations of a layer after the last run (pointer into session memory, valid until the next
  * run). Fails if the memory plan did not keep that layer (see segcam_session_keep_layer). */
 segcam_status segcam_session_activation(const segcam_session *session, size_t layer,
@@ -152,7 +157,8 @@ segcam_status segcam_session_activation(const segcam_session *session, size_t la
 
 /* Gradient of the score  S = sum_i seed[i] * y[i]  with respect to a layer's activations, where y
  * is the output or, when use_logits != 0, the output before a trailing softmax/sigmoid.
- * seed has the output's size; grad receives the layer's size. Requires a prior run. */
+ * seed has the output's size; grad receives the layer's size. Requires a prior run; keeps the
+ * layer (segcam_session_keep_layer) if it was not kept. */
 segcam_status segcam_session_gradient(segcam_session *session, const float *seed, size_t n_seed,
                                       int use_logits, size_t layer, float *grad, size_t n_grad);
 

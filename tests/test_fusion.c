@@ -173,10 +173,69 @@ static void test_keep(void) {
   close_case(&m);
 }
 
+/* The public API on a fused-away layer: activation fails until kept, keep_layer makes it readable,
+ * and the gradient (which keeps it itself) equals the chain rule through BN and ReLU:
+ * d(sum y)/dc = [n > 0] * scale / sqrt(var + eps), n = BN(c). */
+static void test_api(void) {
+  char path[2048];
+  snprintf(path, sizeof path, "%s/tests/data/fusion/conv_bn_relu.onnx", t_env("SEGCAM_SRC", "."));
+  model m;
+  if (!open_case("conv_bn_relu", &m)) {
+    close_case(&m);
+    return;
+  }
+  segcam_model *md = NULL;
+  segcam_session *ss = NULL;
+  CHECK(segcam_model_load(path, &md) == SEGCAM_OK, "load: %s", segcam_last_error());
+  CHECK(md && segcam_session_create(md, -1, -1, &ss) == SEGCAM_OK, "session: %s",
+        segcam_last_error());
+  size_t li = 0;
+  CHECK(ss && segcam_session_find_layer(ss, "conv_0", &li) == SEGCAM_OK, "find conv_0");
+  size_t nx = 1 * 3 * 9 * 11, ny = 1 * 6 * 9 * 11;
+  const float *a = NULL;
+  int nd = 0;
+  int64_t dims[SEGCAM_MAX_DIMS];
+  float *seed = calloc(ny, sizeof *seed), *g = calloc(ny, sizeof *g), *c = calloc(ny, sizeof *c);
+  for (size_t i = 0; i < ny; i++) seed[i] = 1.0f;
+  if (ss) {
+    CHECK(segcam_session_run(ss, m.x.data, nx) == SEGCAM_OK, "run: %s", segcam_last_error());
+    if (!blas_only)
+      CHECK(segcam_session_activation(ss, li, &a, &nd, dims) != SEGCAM_OK,
+            "conv_0 is fused away: its activation is not stored");
+    CHECK(segcam_session_gradient(ss, seed, ny, 0, li, g, ny) == SEGCAM_OK, "gradient: %s",
+          segcam_last_error());
+    CHECK(segcam_session_keep_layer(ss, li) == SEGCAM_OK, "keep_layer: %s", segcam_last_error());
+    CHECK(segcam_session_activation(ss, li, &a, &nd, dims) == SEGCAM_OK && nd == 4,
+          "conv_0 kept: %s", segcam_last_error());
+    if (a) memcpy(c, a, ny * sizeof *c);
+  }
+  /* the chain rule from the model's own BN constants */
+  const float *sc = m.g.values[sc_graph_find_value(&m.g, "bn_s")].cdata;
+  const float *bb = m.g.values[sc_graph_find_value(&m.g, "bn_b")].cdata;
+  const float *mu = m.g.values[sc_graph_find_value(&m.g, "bn_m")].cdata;
+  const float *var = m.g.values[sc_graph_find_value(&m.g, "bn_v")].cdata;
+  double worst = 0;
+  for (size_t i = 0; a && i < ny; i++) {
+    size_t k = i / (9 * 11);
+    double f = sc[k] / sqrt((double)var[k] + 1e-3);
+    double n = (c[i] - mu[k]) * f + bb[k];
+    double want = n > 0 ? f : 0;
+    if (fabs(n) > 1e-4) worst = fmax(worst, fabs(want - g[i]));
+  }
+  CHECK(a && worst <= 1e-5, "API gradient at conv_0 = [n > 0] * BN factor (max diff %g)", worst);
+  free(seed);
+  free(g);
+  free(c);
+  segcam_session_free(ss);
+  segcam_model_free(md);
+  close_case(&m);
+}
+
 int main(void) {
   const char *e = getenv("SEGCAM_CONV");
   blas_only = e && strcmp(e, "blas") == 0;
   test_plans();
   test_keep();
+  test_api();
   TEST_MAIN_END();
 }

@@ -319,10 +319,23 @@ segcam_status segcam_session_activation(const segcam_session *ss, size_t layer, 
   return SEGCAM_OK;
 }
 
+segcam_status segcam_session_keep_layer(segcam_session *ss, size_t layer) {
+  if (!ss || layer >= (size_t)ss->n_layers)
+    return sc_error(SEGCAM_E_ARG, "segcam_session_keep_layer: invalid argument");
+  int v = sc_layer_value(ss, layer);
+  if (sc_session_is_kept(ss->s, v)) return SEGCAM_OK;
+  SC_TRY(sc_session_keep(ss->s, &v, 1));
+  return ss->has_input ? sc_rerun(ss) : SEGCAM_OK;
+}
+
 segcam_status segcam_session_gradient(segcam_session *ss, const float *seed, size_t n_seed,
                                       int use_logits, size_t layer, float *grad, size_t n_grad) {
   if (!ss || !seed || !grad || layer >= (size_t)ss->n_layers)
     return sc_error(SEGCAM_E_ARG, "segcam_session_gradient: invalid argument");
+  if (!ss->has_input)
+    return sc_error(SEGCAM_E_ARG, "%s: run the session before asking for a gradient",
+                    ss->model->g.path);
+  SC_TRY(segcam_session_keep_layer(ss, layer));
   int v = sc_layer_value(ss, layer);
   size_t no = (size_t)sc_shape_numel(&sc_session_tensor(ss->s, ss->out_value)->shape);
   size_t nl = (size_t)sc_shape_numel(&sc_session_tensor(ss->s, v)->shape);
