@@ -587,6 +587,7 @@ typedef struct xnode {
   int n_out;                 /* leading ONNX outputs the internal op produces (default 1) */
   int rest_done;             /* outputs past n_out were made by the translator (Split) */
   sc_dtype out_dtype;        /* 0: that of the first input */
+  sc_dtype out_dtypes[SC_MAX_IO]; /* per output; 0: out_dtype (MaxPool's Indices: int64) */
 } xnode;
 
 static void *new_params(xnode *xn, size_t size) {
@@ -708,9 +709,35 @@ static segcam_status xl_pool(ox *x, xnode *xn, int is_max) {
   p->auto_pad = w.auto_pad;
   SC_TRY(get_int_in(x, "ceil_mode", 0, 0, 1, &p->ceil_mode));
   if (!is_max) SC_TRY(get_int_in(x, "count_include_pad", 0, 0, 1, &p->count_include_pad));
-  /* MaxPool's storage_order only concerns the Indices output, which is refused when used. */
-  int so = 0;
-  if (is_max) SC_TRY(get_int_in(x, "storage_order", 0, 0, 1, &so));
+  if (is_max) {
+    /* storage_order only concerns the Indices output (MaxPool-8), produced only when read. */
+    SC_TRY(get_int_in(x, "storage_order", 0, 0, 1, &p->storage_order));
+    const Onnx__NodeProto *np = x->np;
+    if (np->n_output > 1 && *STR(np->output[1]) && strmap_get(&x->used, np->output[1]) >= 0) {
+      xn->n_out = 2;
+      xn->out_dtypes[1] = SC_I64;
+    }
+  }
+  return SEGCAM_OK;
+}
+
+/* MaxUnpool-9/11 (X, I, optional output_shape): kernel_shape, strides and pads as for the pools;
+ * output_shape stays an input (constant or folded). */
+static segcam_status xl_maxunpool(ox *x, xnode *xn, int arg) {
+  (void)arg;
+  sc_pool_params *p = new_params(xn, sizeof *p);
+  if (!p) return SEGCAM_E_NOMEM;
+  xn->op = SC_OP_MAXUNPOOL;
+  window w = {{0}, {0}, {0}, {0}, SC_PAD_EXPLICIT};
+  SC_TRY(read_window(x, xn, 1, &w));
+  if (w.dilation[0] != 1 || w.dilation[1] != 1 || w.auto_pad != SC_PAD_EXPLICIT)
+    return node_err(x, SEGCAM_E_FORMAT, "MaxUnpool has no dilations or auto_pad");
+  memcpy(p->kernel, w.kernel, sizeof p->kernel);
+  memcpy(p->stride, w.stride, sizeof p->stride);
+  memcpy(p->pads, w.pads, sizeof p->pads);
+  p->dilation[0] = p->dilation[1] = 1;
+  if (x->g->values[xn->in[1]].dtype != SC_I64)
+    return node_err(x, SEGCAM_E_FORMAT, "input 'I' must be an integer tensor");
   return SEGCAM_OK;
 }
 
@@ -1101,6 +1128,24 @@ static segcam_status xl_reduce(ox *x, xnode *xn, int kind) {
   return SEGCAM_OK;
 }
 
+/* DepthToSpace (arg 1; mode DCR or CRD from opset 11, DCR before) and SpaceToDepth (arg 0). */
+static segcam_status xl_depth_space(ox *x, xnode *xn, int to_space) {
+  sc_depth_space_params *p = new_params(xn, sizeof *p);
+  if (!p) return SEGCAM_E_NOMEM;
+  xn->op = SC_OP_DEPTH_SPACE;
+  p->to_space = to_space;
+  if (!attr(x, "blocksize")) return node_err(x, SEGCAM_E_FORMAT, "missing attribute 'blocksize'");
+  SC_TRY(get_int_in(x, "blocksize", 1, 1, MAX_WINDOW, &p->blocksize));
+  if (to_space) {
+    char mode[8];
+    SC_TRY(get_str(x, "mode", "DCR", mode, sizeof mode));
+    if (strcmp(mode, "CRD") != 0 && strcmp(mode, "DCR") != 0)
+      return node_err(x, SEGCAM_E_UNSUPPORTED, "mode '%s' (expected DCR or CRD)", mode);
+    p->crd = strcmp(mode, "CRD") == 0;
+  }
+  return SEGCAM_OK;
+}
+
 static segcam_status xl_transpose(ox *x, xnode *xn, int arg) {
   (void)arg;
   sc_transpose_params *p = new_params(xn, sizeof *p);
@@ -1393,6 +1438,7 @@ static const op_entry op_table[] = {
     {"AveragePool", xl_pool, 1, 1, 0},
     {"GlobalAveragePool", xl_globalpool, 1, 1, 0},
     {"GlobalMaxPool", xl_globalpool, 1, 1, 1},
+    {"MaxUnpool", xl_maxunpool, 2, 3, 0},
     {"Resize", xl_resize, 1, 4, 0},
     {"Upsample", xl_resize, 1, 2, 1},
     {"Concat", xl_concat, 1, MANY, 0},
@@ -1410,6 +1456,8 @@ static const op_entry op_table[] = {
     {"Squeeze", xl_reshape, 1, 2, SC_RESHAPE_SQUEEZE},
     {"Unsqueeze", xl_reshape, 1, 2, SC_RESHAPE_UNSQUEEZE},
     {"Transpose", xl_transpose, 1, 1, 0},
+    {"DepthToSpace", xl_depth_space, 1, 1, 1},
+    {"SpaceToDepth", xl_depth_space, 1, 1, 0},
     {"Pad", xl_pad, 1, 4, 0},
     {"Slice", xl_slice, 1, 5, 0},
     {"Split", xl_split, 1, 2, 0},
@@ -1543,7 +1591,8 @@ static segcam_status translate_node(ox *x, const Onnx__NodeProto *np, int index)
                       nm, type);
       continue;
     }
-    sc_dtype dt = xn.out_dtype                     ? xn.out_dtype
+    sc_dtype dt = xn.out_dtypes[k]                 ? xn.out_dtypes[k]
+                  : xn.out_dtype                   ? xn.out_dtype
                   : xn.n_use > 0 && xn.use[0] >= 0 ? x->g->values[xn.use[0]].dtype
                                                    : SC_F32;
     if (!*nm) {
