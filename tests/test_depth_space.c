@@ -88,8 +88,7 @@ static void test_forward(void) {
                       o->d[3] == od[3],
                   "%s: output shape", what);
             int64_t n = N * C * b * b * H * W;
-            CHECK(memcmp(k.out[0].data, want, (size_t)n * sizeof(float)) == 0, "%s: values",
-                  what);
+            CHECK(memcmp(k.out[0].data, want, (size_t)n * sizeof(float)) == 0, "%s: values", what);
             n_cases++;
           }
           oc_free(&k);

@@ -33,8 +33,8 @@ static void maxpool_case(oc_case *k, sc_pool_params *p, const int64_t *dims, flo
 }
 
 /* MaxUnpool(X, I[, output_shape]); the indices and the shape are constants (no gradient). */
-static void unpool_case(oc_case *k, sc_pool_params *p, const int64_t *dims, float *x,
-                        int64_t *idx, int64_t *out_shape) {
+static void unpool_case(oc_case *k, sc_pool_params *p, const int64_t *dims, float *x, int64_t *idx,
+                        int64_t *out_shape) {
   static const int64_t four[1] = {4};
   memset(k, 0, sizeof *k);
   k->op = SC_OP_MAXUNPOOL;

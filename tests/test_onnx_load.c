@@ -1315,8 +1315,8 @@ static void run_expect_fail(const char *name, pb *m, const float *x, size_t nx,
   if (st == SEGCAM_OK) st = segcam_session_run(ss, x, nx);
   CHECK(st == status, "%s: status %s, expected %s (%s)", name, segcam_status_str(st),
         segcam_status_str(status), segcam_last_error());
-  CHECK(strstr(segcam_last_error(), node_name) != NULL, "%s: message lacks %s: %s", name,
-        node_name, segcam_last_error());
+  CHECK(strstr(segcam_last_error(), node_name) != NULL, "%s: message lacks %s: %s", name, node_name,
+        segcam_last_error());
   segcam_session_free(ss);
   segcam_model_free(model);
 }
@@ -1350,8 +1350,7 @@ static void test_space_and_unpool(void) {
       sc_graph_free(&g);
     }
     const double dcr[8] = {0, 2, 4, 6, 1, 3, 5, 7}, crd[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    run_expect(v == 2 ? "d2s_crd_run.onnx" : "d2s_dcr_run.onnx", &m2, x8, 8, v == 2 ? crd : dcr,
-               8);
+    run_expect(v == 2 ? "d2s_crd_run.onnx" : "d2s_dcr_run.onnx", &m2, x8, 8, v == 2 ? crd : dcr, 8);
   }
   /* SpaceToDepth of x [1,2,2,2] (channel 0 = 0..3, channel 1 = 4..7), blocksize 2 -> [1,8,1,1]:
    * y[(2i + j)*2 + c] = x[c,i,j]. */
@@ -1460,7 +1459,8 @@ static void test_space_and_unpool(void) {
     CHECK(st == SEGCAM_OK, "indices.onnx: %s", segcam_last_error());
     if (st == SEGCAM_OK) {
       const sc_value *iv = find_value(&g, "idx");
-      CHECK(g.n_outputs == 2 && iv && iv->dtype == SC_I64 && g.outputs[1] == sc_graph_find_value(&g, "idx"),
+      CHECK(g.n_outputs == 2 && iv && iv->dtype == SC_I64 &&
+                g.outputs[1] == sc_graph_find_value(&g, "idx"),
             "Indices as a graph output");
       sc_graph_free(&g);
     }

@@ -587,7 +587,8 @@ typedef struct xnode {
   int n_out;                 /* leading ONNX outputs the internal op produces (default 1) */
   int rest_done;             /* outputs past n_out were made by the translator (Split) */
   sc_dtype out_dtype;        /* 0: that of the first input */
-  sc_dtype out_dtypes[SC_MAX_IO]; /* per output; 0: out_dtype (MaxPool's Indices: int64) */
+  /* per output; 0: out_dtype (MaxPool's Indices: int64) */
+  sc_dtype out_dtypes[SC_MAX_IO];
 } xnode;
 
 static void *new_params(xnode *xn, size_t size) {

@@ -24,14 +24,14 @@ static ds_geom geom_load(const sc_node_state *st) {
 
 static segcam_status depth_space_infer(sc_opctx *c) {
   const sc_depth_space_params *p = c->node->params;
-  if (!p) return sc_node_error(c, SEGCAM_E_INTERNAL, "missing DepthToSpace/SpaceToDepth parameters");
+  if (!p)
+    return sc_node_error(c, SEGCAM_E_INTERNAL, "missing DepthToSpace/SpaceToDepth parameters");
   if (c->node->n_in < 1 || !c->in[0] || c->node->n_out < 1 || !c->out[0])
     return sc_node_error(c, SEGCAM_E_INTERNAL, "needs one input and one output");
   const sc_tensor *x = c->in[0];
   SC_TRY(sc_check_tensor(c, x, "input", SC_DT_F32));
   if (x->shape.ndim != 4)
-    return sc_node_error(c, SEGCAM_E_SHAPE, "input must be [N,C,H,W], got rank %d",
-                         x->shape.ndim);
+    return sc_node_error(c, SEGCAM_E_SHAPE, "input must be [N,C,H,W], got rank %d", x->shape.ndim);
   const int64_t b = p->blocksize, N = x->shape.d[0], C = x->shape.d[1];
   const int64_t H = x->shape.d[2], W = x->shape.d[3];
   if (b < 1 || b > 32768)
@@ -45,9 +45,9 @@ static segcam_status depth_space_infer(sc_opctx *c) {
   y->shape.d[0] = N;
   if (p->to_space) {
     if (C % (b * b))
-      return sc_node_error(c, SEGCAM_E_SHAPE,
-                           "%" PRId64 " input channels are not a multiple of blocksize^2 = %" PRId64,
-                           C, b * b);
+      return sc_node_error(
+          c, SEGCAM_E_SHAPE,
+          "%" PRId64 " input channels are not a multiple of blocksize^2 = %" PRId64, C, b * b);
     g = (ds_geom){N, C / (b * b), H, W, b, p->crd != 0};
     y->shape.d[1] = g.C;
     y->shape.d[2] = H * b;
@@ -78,8 +78,8 @@ static void depth_space_move(const ds_geom *g, const float *src, float *dst, int
   for (int64_t t = 0; t < tasks; t++) {
     const int64_t j = t % b, i = t / b % b, c = t / (b * b) % C, n = t / (b * b * C);
     const int64_t dc = g->crd ? c * b * b + i * b + j : (i * b + j) * C + c;
-    const int64_t doff = (n * C * b * b + dc) * plane;               /* depth plane */
-    const int64_t soff = (n * C + c) * plane * b * b + i * Wb + j;   /* first (i, j) cell */
+    const int64_t doff = (n * C * b * b + dc) * plane;             /* depth plane */
+    const int64_t soff = (n * C + c) * plane * b * b + i * Wb + j; /* first (i, j) cell */
     for (int64_t h = 0; h < H; h++) {
       const int64_t drow = doff + h * W, srow = soff + h * b * Wb;
       if (src_is_depth) {
@@ -117,6 +117,5 @@ static segcam_status depth_space_backward(sc_opctx *c) {
   return SEGCAM_OK;
 }
 
-const sc_opdef sc_op_depth_space = {"depth_space",       depth_space_infer, depth_space_forward,
-                                    depth_space_backward, 0,                 0,
-                                    NULL};
+const sc_opdef sc_op_depth_space = {
+    "depth_space", depth_space_infer, depth_space_forward, depth_space_backward, 0, 0, NULL};

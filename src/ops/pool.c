@@ -217,7 +217,8 @@ static segcam_status maxpool_forward(sc_opctx *c) {
   const pool_geom g = geom_load(c->state);
   const float *X = c->in[0]->data; /* [N,C,H,W] */
   float *Y = c->out[0]->data;      /* [N,C,P,Q] */
-  int64_t *I = c->node->n_out > 1 && c->out[1] ? c->out[1]->data : NULL; /* [N,C,P,Q] */
+  int64_t *I = NULL;               /* [N,C,P,Q] */
+  if (c->node->n_out > 1 && c->out[1]) I = c->out[1]->data;
   const int col_major = pp->storage_order != 0;
   int64_t planes = g.N * g.C;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -229,8 +230,7 @@ static segcam_status maxpool_forward(sc_opctx *c) {
         int64_t a = window_argmax(x, &g, p, q);
         y[q] = x[a];
         if (I)
-          I[(b * g.P + p) * g.Q + q] =
-              b * g.H * g.W + (col_major ? a % g.W * g.H + a / g.W : a);
+          I[(b * g.P + p) * g.Q + q] = b * g.H * g.W + (col_major ? a % g.W * g.H + a / g.W : a);
       }
     }
   return SEGCAM_OK;
