@@ -957,7 +957,7 @@ static void bad_node(const char *file, int opset, const char *op, const char *in
 static void test_hand_encoded_bad(void) {
   pb a = {0}, init = {0}, t;
   const int64_t k3[2] = {3, 3}, kneg[2] = {-1, 3}, p3[3] = {1, 1, 1}, s1[2] = {1, 1};
-  const int64_t w4[4] = {4, 3, 3, 3}, w3[3] = {4, 3, 3};
+  const int64_t w4[4] = {4, 3, 3, 3};
   float wv[108] = {0};
 
   /* element count does not match dims (raw_data of 3 floats for [2,2]) */
@@ -993,10 +993,10 @@ static void test_hand_encoded_bad(void) {
   a_ints(&a, "pads", p3, 3);
   bad_node("pads.onnx", 13, "Conv", "x,w", &a, &init, SEGCAM_E_FORMAT, "'bad_node' (Conv)",
            "'pads'");
-  t = tensor_f32("w", w3, 3, wv, 36);
+  t = tensor_f32("w", (const int64_t[]){4, 3, 1, 1, 3}, 5, wv, 36);
   pb_sub(&init, G_INIT, &t);
-  bad_node("conv1d.onnx", 13, "Conv", "x,w", NULL, &init, SEGCAM_E_UNSUPPORTED, "'bad_node'",
-           "2-D");
+  bad_node("conv3d.onnx", 13, "Conv", "x,w", NULL, &init, SEGCAM_E_UNSUPPORTED, "'bad_node'",
+           "3 spatial");
   t = tensor_f32("w", w4, 4, wv, 108);
   pb_sub(&init, G_INIT, &t);
   a_str(&a, "auto_pad", "FOO");
@@ -1511,6 +1511,113 @@ static void test_space_and_unpool(void) {
   }
 }
 
+/* 1-D Conv / ConvTranspose / pools on [N,C,L]: the node runs as its 2-D form with H = 1 between an
+ * Unsqueeze(axis 2) helper and a Squeeze(axis 2) helper; a constant rank-3 weight is stored as
+ * [A,B,1,R].  (Numbers: the conv1d / maxpool1d / avgpool1d golden cases.) */
+static void test_one_d(void) {
+  const int64_t xd[3] = {1, 3, 10}, wd[3] = {4, 3, 3}, k3[1] = {3}, s2[1] = {2}, p12[2] = {1, 2};
+  float wv[36] = {0};
+  {
+    pb gr = {0}, a = {0}, b = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, xd, 3);
+    pb t = tensor_f32("w", wd, 3, wv, 36);
+    pb_sub(&gr, G_INIT, &t);
+    a_ints(&a, "kernel_shape", k3, 1);
+    a_ints(&a, "strides", s2, 1);
+    a_ints(&a, "pads", p12, 2);
+    node(&gr, "Conv", "conv1d", "x,w", "c", &a);
+    a_ints(&b, "kernel_shape", k3, 1);
+    a_ints(&b, "pads", p12, 2);
+    node(&gr, "MaxPool", "pool1d", "c", "y", &b);
+    finish_graph(&gr);
+    pb m = model_bytes(13, &gr);
+    sc_graph g;
+    segcam_status st = load_model_pb("conv1d.onnx", &m, &g);
+    CHECK(st == SEGCAM_OK, "conv1d.onnx: %s", segcam_last_error());
+    if (st == SEGCAM_OK) {
+      const sc_node *cv = find_node(&g, "conv1d"), *mp = find_node(&g, "pool1d");
+      const sc_conv_params *cp = cv ? cv->params : NULL;
+      CHECK(cp && cv->op == SC_OP_CONV && cp->kernel[0] == 1 && cp->kernel[1] == 3 &&
+                cp->stride[0] == 1 && cp->stride[1] == 2 && cp->pads[0] == 0 && cp->pads[1] == 1 &&
+                cp->pads[2] == 0 && cp->pads[3] == 2,
+            "1-D conv as 2-D with H = 1");
+      const sc_node *un = cv ? producer_of(&g, cv, 0) : NULL;
+      const sc_reshape_params *up = un ? un->params : NULL;
+      CHECK(un && !un->name && un->op == SC_OP_RESHAPE && up->kind == SC_RESHAPE_UNSQUEEZE &&
+                up->n_axes == 1 && up->axes[0] == 2 && strcmp(in_name(&g, un, 0), "x") == 0,
+            "Unsqueeze helper before the conv");
+      const sc_value *w4 = cv && cv->n_in > 1 && cv->in[1] >= 0 ? &g.values[cv->in[1]] : NULL;
+      const int64_t w4d[4] = {4, 3, 1, 3};
+      CHECK(w4 && w4->cdata && shape_is(&w4->shape, 4, w4d), "weight stored as [4,3,1,3]");
+      const sc_node *un2 = mp ? producer_of(&g, mp, 0) : NULL; /* the pool's own Unsqueeze */
+      const sc_node *sq = un2 && !un2->name ? producer_of(&g, un2, 0) : NULL;
+      const sc_reshape_params *sp = sq ? sq->params : NULL;
+      CHECK(sq && !sq->name && sq->op == SC_OP_RESHAPE && sp->kind == SC_RESHAPE_SQUEEZE &&
+                sp->axes[0] == 2 && g.values[sq->out[0]].name &&
+                strcmp(g.values[sq->out[0]].name, "c") == 0 && producer_of(&g, sq, 0) == cv,
+            "Squeeze helper gives the conv's ONNX output 'c'");
+      const sc_pool_params *pp = mp ? mp->params : NULL;
+      CHECK(pp && mp->op == SC_OP_MAXPOOL && pp->kernel[0] == 1 && pp->kernel[1] == 3 &&
+                pp->pads[1] == 1 && pp->pads[3] == 2,
+            "1-D MaxPool");
+      const sc_value *yv = find_value(&g, "y");
+      CHECK(yv && g.values[g.outputs[0]].name == yv->name && yv->producer >= 0 &&
+                g.nodes[yv->producer].op == SC_OP_RESHAPE,
+            "graph output after a Squeeze helper");
+      sc_graph_free(&g);
+    }
+  }
+  /* ConvTranspose 1-D: output_shape [L] (or [N,C,L]) and output_padding [op] */
+  for (int v = 0; v < 2; v++) {
+    const int64_t os1[1] = {13}, os3[3] = {1, 2, 13}, op1[1] = {1}, wtd[3] = {3, 2, 4};
+    pb gr = {0}, a = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, (const int64_t[]){1, 3, 6}, 3);
+    pb t = tensor_f32("w", wtd, 3, wv, 24);
+    pb_sub(&gr, G_INIT, &t);
+    a_ints(&a, "strides", s2, 1);
+    if (v)
+      a_ints(&a, "output_shape", os3, 3);
+    else
+      a_ints(&a, "output_shape", os1, 1);
+    a_ints(&a, "output_padding", op1, 1);
+    node(&gr, "ConvTranspose", "deconv1d", "x,w", "y", &a);
+    finish_graph(&gr);
+    pb m = model_bytes(11, &gr);
+    sc_graph g;
+    segcam_status st = load_model_pb("deconv1d.onnx", &m, &g);
+    CHECK(st == SEGCAM_OK, "deconv1d.onnx: %s", segcam_last_error());
+    if (st == SEGCAM_OK) {
+      const sc_conv_params *cp = params_of(&g, "deconv1d", SC_OP_CONV_TRANSPOSE);
+      CHECK(cp && cp->output_shape[0] == 1 && cp->output_shape[1] == 13 &&
+                cp->output_padding[0] == 0 && cp->output_padding[1] == 1 && cp->kernel[0] == 1 &&
+                cp->kernel[1] == 0,
+            "1-D ConvTranspose params");
+      sc_graph_free(&g);
+    }
+  }
+  /* refused: the Indices of a 1-D MaxPool, 3-D windows, 1-D MaxUnpool */
+  {
+    pb gr = {0}, a = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, xd, 3);
+    a_ints(&a, "kernel_shape", k3, 1);
+    node(&gr, "MaxPool", "mp", "x", "y,idx", &a);
+    finish_graph(&gr);
+    value_info(&gr, G_OUTPUT, "idx", INT64, NULL, -1);
+    pb m = model_bytes(13, &gr);
+    expect_fail_pb("pool1d_idx.onnx", &m, SEGCAM_E_UNSUPPORTED, "'mp' (MaxPool)", "1-D");
+    const int64_t k333[3] = {3, 3, 3};
+    a_ints(&a, "kernel_shape", k333, 3);
+    bad_node("pool3d.onnx", 13, "MaxPool", "x", &a, NULL, SEGCAM_E_UNSUPPORTED,
+             "'bad_node' (MaxPool)", "3 spatial");
+    a_ints(&a, "kernel_shape", k3, 1);
+    bad_node("unpool1d.onnx", 11, "MaxUnpool", "x,x", &a, NULL, SEGCAM_E_UNSUPPORTED,
+             "'bad_node' (MaxUnpool)", "2-D");
+  }
+}
+
 static void test_external(void) {
   const char *locs[] = {"/etc/passwd", "../x.bin",  "a/../../x.bin",
                         "..\\x.bin",   "C:\\x.bin", "sub/.."};
@@ -1650,6 +1757,7 @@ int main(void) {
   test_hand_encoded_bad();
   test_sweep_regressions();
   test_space_and_unpool();
+  test_one_d();
   test_external();
   test_bad_files();
 

@@ -804,6 +804,35 @@ def define_cases():
     pad_case("pad_edge", 13, (1, 2, 5, 4), (0, 0, 3, 1, 0, 0, 0, 5), "edge")
     pad_case("pad_op2_attrs", 10, (1, 2, 3, 4), (0, 0, 1, 2, 0, 0, 2, 1), "constant", -1.25)
 
+    # ---- 1-D windows ([N, C, L]; segcam runs them as 2-D with H = 1) -----------------------
+    r = Rng("conv1d_pads_stride_dil")
+    case("conv1d_pads_stride_dil", 11, "Conv",
+         [("x", r.normal(2, 3, 11)), ("c", r.normal(4, 3, 3, scale=0.5)), ("c", r.normal(4))],
+         dict(kernel_shape=[3], pads=[1, 2], strides=[2], dilations=[2]),
+         lambda x, w, b: F.conv1d(F.pad(x, (1, 2)), w, b, stride=2, dilation=2), TOL_GEMM)
+    r = Rng("conv1d_group_kernel_from_w")
+    case("conv1d_group_kernel_from_w", 13, "Conv",
+         [("x", r.normal(1, 4, 9)), ("c", r.normal(6, 2, 3, scale=0.5))],
+         dict(group=2, pads=[1, 1]), lambda x, w: F.conv1d(x, w, None, padding=1, groups=2),
+         TOL_GEMM)
+    r = Rng("convtranspose1d")
+    case("convtranspose1d", 11, "ConvTranspose",
+         [("x", r.normal(1, 3, 6)), ("c", r.normal(3, 2, 4, scale=0.5)), ("c", r.normal(2))],
+         dict(kernel_shape=[4], strides=[2], pads=[1, 1], output_padding=[1]),
+         lambda x, w, b: F.conv_transpose1d(x, w, b, stride=2, padding=1, output_padding=1),
+         TOL_GEMM)
+    r = Rng("maxpool1d")
+    case("maxpool1d", 11, "MaxPool", [("x", r.distinct(1, 3, 10))],
+         dict(kernel_shape=[3], strides=[2], pads=[1, 1]), lambda x: F.max_pool1d(x, 3, 2, 1))
+    r = Rng("avgpool1d_include_pad")
+    case("avgpool1d_include_pad", 11, "AveragePool", [("x", r.normal(2, 2, 9))],
+         dict(kernel_shape=[3], strides=[2], pads=[1, 1], count_include_pad=1),
+         lambda x: F.avg_pool1d(x, 3, 2, 1, count_include_pad=True))
+    r = Rng("avgpool1d_asym_exclude_pad")
+    case("avgpool1d_asym_exclude_pad", 11, "AveragePool", [("x", r.normal(1, 3, 8))],
+         dict(kernel_shape=[2], strides=[3], pads=[1, 0]),
+         lambda x: onnx_avgpool(x.unsqueeze(2), [1, 2], [1, 3], pads=[0, 1, 0, 0]).squeeze(2))
+
     # ---- DepthToSpace / SpaceToDepth ------------------------------------------------------
     def d2s_case(name, opset, shape, b, mode=None):
         r = Rng(name)
