@@ -1466,7 +1466,8 @@ def write_doc(args, rows, opsets, size, dyn_size, seconds):
     L.append(f"## ONNX operators segcam reads ({len(ops)})")
     L.append("")
     L.append("From the loader's table (src/load/onnx.c), default domain, opsets 7 to 20; "
-             "attribute and input limits are in the loader's messages:")
+             "Conv, ConvTranspose, MaxPool and AveragePool take 1-D ([N,C,L]) and 2-D windows, "
+             "MaxUnpool 2-D ones; attribute and input limits are in the loader's messages:")
     L.append("")
     L.append(", ".join(f"`{o}`" for o in ops) + ".")
     L.append("")
