@@ -4,7 +4,8 @@
  * The numbers of the fused chains themselves are checked against PyTorch by test_ops_golden on
  * tests/data/fusion (ctest test_fusion_golden); this test checks the structure.
  *
- * With SEGCAM_CONV=blas (ctest test_fusion_blas) nothing may fuse and no kernel object exists. */
+ * With SEGCAM_CONV=blas (ctest test_fusion_blas) nothing may fuse and no kernel object exists.
+ * Also the reverse plan's reachability: a gradient does not flow through int64 values. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,11 +232,45 @@ static void test_api(void) {
   close_case(&m);
 }
 
+/* x -> Cast(int64) -> Cast(float) -> y: y does not depend differentiably on x, so dS/dx is zero
+ * (the reverse plan once left x's gradient buffer unwritten: stale data). */
+static void test_int_path(void) {
+  sc_graph g;
+  CHECK(sc_graph_init(&g, "int_path", "test") == SEGCAM_OK, "init");
+  sc_shape sh = {2, {1, 5}};
+  int x = sc_graph_add_value(&g, "x", SC_F32, &sh), i = sc_graph_add_value(&g, "i", SC_I64, &sh);
+  int y = sc_graph_add_value(&g, "y", SC_F32, &sh);
+  sc_cast_params *p1 = calloc(1, sizeof *p1), *p2 = calloc(1, sizeof *p2);
+  p1->to = SC_I64, p2->to = SC_F32;
+  sc_graph_add_node(&g, "to_int", "Cast", SC_OP_CAST, &x, 1, &i, 1, p1);
+  sc_graph_add_node(&g, "to_float", "Cast", SC_OP_CAST, &i, 1, &y, 1, p2);
+  g.inputs[g.n_inputs++] = x;
+  g.outputs[g.n_outputs++] = y;
+  sc_session *s = NULL;
+  CHECK(sc_session_create(&g, &sh, NULL, 0, &s) == SEGCAM_OK, "session: %s", segcam_last_error());
+  float in[5] = {1.5f, -2.25f, 3, 0, 7.75f}, seed[5] = {1, 1, 1, 1, 1};
+  float grad[5] = {9, 9, 9, 9, 9}, *gp = grad;
+  if (s) {
+    CHECK(sc_session_set_input(s, 0, in, 5) == SEGCAM_OK && sc_session_forward(s) == SEGCAM_OK,
+          "forward: %s", segcam_last_error());
+    const float *yv = sc_session_tensor(s, y)->data;
+    CHECK(yv[0] == 1 && yv[1] == -2 && yv[4] == 7, "Cast truncates: %g %g %g", yv[0], yv[1], yv[4]);
+    CHECK(sc_session_backward(s, seed, 1, &x, &gp, 0) == SEGCAM_OK, "backward: %s",
+          segcam_last_error());
+    int nz = 0;
+    for (int k = 0; k < 5; k++) nz += grad[k] != 0;
+    CHECK(nz == 0, "dS/dx through int64 is zero (%d nonzero)", nz);
+  }
+  sc_session_free(s);
+  sc_graph_free(&g);
+}
+
 int main(void) {
   const char *e = getenv("SEGCAM_CONV");
   blas_only = e && strcmp(e, "blas") == 0;
   test_plans();
   test_keep();
   test_api();
+  test_int_path();
   TEST_MAIN_END();
 }

@@ -957,7 +957,7 @@ static void bad_node(const char *file, int opset, const char *op, const char *in
 static void test_hand_encoded_bad(void) {
   pb a = {0}, init = {0}, t;
   const int64_t k3[2] = {3, 3}, kneg[2] = {-1, 3}, p3[3] = {1, 1, 1}, s1[2] = {1, 1};
-  const int64_t w4[4] = {4, 3, 3, 3}, w3[3] = {4, 3, 3};
+  const int64_t w4[4] = {4, 3, 3, 3};
   float wv[108] = {0};
 
   /* element count does not match dims (raw_data of 3 floats for [2,2]) */
@@ -993,10 +993,10 @@ static void test_hand_encoded_bad(void) {
   a_ints(&a, "pads", p3, 3);
   bad_node("pads.onnx", 13, "Conv", "x,w", &a, &init, SEGCAM_E_FORMAT, "'bad_node' (Conv)",
            "'pads'");
-  t = tensor_f32("w", w3, 3, wv, 36);
+  t = tensor_f32("w", (const int64_t[]){4, 3, 1, 1, 3}, 5, wv, 36);
   pb_sub(&init, G_INIT, &t);
-  bad_node("conv1d.onnx", 13, "Conv", "x,w", NULL, &init, SEGCAM_E_UNSUPPORTED, "'bad_node'",
-           "2-D");
+  bad_node("conv3d.onnx", 13, "Conv", "x,w", NULL, &init, SEGCAM_E_UNSUPPORTED, "'bad_node'",
+           "3 spatial");
   t = tensor_f32("w", w4, 4, wv, 108);
   pb_sub(&init, G_INIT, &t);
   a_str(&a, "auto_pad", "FOO");
@@ -1064,16 +1064,6 @@ static void test_hand_encoded_bad(void) {
     finish_graph(&gr);
     pb m = model_bytes(13, &gr);
     expect_fail_pb("mask.onnx", &m, SEGCAM_E_UNSUPPORTED, "'drop' (Dropout)", "'mask'");
-  }
-  /* MaxPool Indices as a graph output */
-  {
-    pb gr = base_graph();
-    a_ints(&a, "kernel_shape", k3, 2);
-    node(&gr, "MaxPool", "mp", "x", "y,idx", &a);
-    finish_graph(&gr);
-    value_info(&gr, G_OUTPUT, "idx", INT64, NULL, -1);
-    pb m = model_bytes(13, &gr);
-    expect_fail_pb("indices.onnx", &m, SEGCAM_E_UNSUPPORTED, "'mp' (MaxPool)", "'idx'");
   }
   /* foreign domain, subgraph attribute, duplicate output, nodes out of order */
   {
@@ -1310,6 +1300,324 @@ static void test_sweep_regressions(void) {
   }
 }
 
+/* A model "x [xd] -> nodes -> y" at `opset` with the graph built by the caller; runs it through the
+ * public API on x and expects the run to fail with `status` and a message naming `node`. */
+static void run_expect_fail(const char *name, pb *m, const float *x, size_t nx,
+                            segcam_status status, const char *node_name) {
+  const char *p = tmp_path(name);
+  write_file(p, m->d, m->n);
+  free(m->d);
+  memset(m, 0, sizeof *m);
+  segcam_model *model = NULL;
+  segcam_session *ss = NULL;
+  segcam_status st = segcam_model_load(p, &model);
+  if (st == SEGCAM_OK) st = segcam_session_create(model, -1, -1, &ss);
+  if (st == SEGCAM_OK) st = segcam_session_run(ss, x, nx);
+  CHECK(st == status, "%s: status %s, expected %s (%s)", name, segcam_status_str(st),
+        segcam_status_str(status), segcam_last_error());
+  CHECK(strstr(segcam_last_error(), node_name) != NULL, "%s: message lacks %s: %s", name, node_name,
+        segcam_last_error());
+  segcam_session_free(ss);
+  segcam_model_free(model);
+}
+
+/* DepthToSpace / SpaceToDepth (nn.PixelShuffle at opsets >= 11) and MaxPool's Indices with
+ * MaxUnpool (SegNet).  Expected values are hand-computed from Operators.md. */
+static void test_space_and_unpool(void) {
+  /* DepthToSpace of x = 0..7 as [1,8,1,1], blocksize 2 -> [1,2,2,2]:
+   * DCR (default; the only order before opset 11): y[c,i,j] = x[(2i + j)*2 + c];
+   * CRD: y[c,i,j] = x[4c + 2i + j]. */
+  const int64_t d8[4] = {1, 8, 1, 1};
+  const float x8[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  for (int v = 0; v < 3; v++) {
+    const char *mode = v == 0 ? NULL : v == 1 ? "DCR" : "CRD";
+    pb gr = {0}, a = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, d8, 4);
+    a_int(&a, "blocksize", 2);
+    if (mode) a_str(&a, "mode", mode);
+    node(&gr, "DepthToSpace", "d2s", "x", "y", &a);
+    finish_graph(&gr);
+    pb m = model_bytes(v == 0 ? 9 : 11, &gr);
+    pb m2 = {0};
+    pb_raw(&m2, m.d, m.n);
+    sc_graph g;
+    segcam_status st = load_model_pb("d2s.onnx", &m, &g);
+    CHECK(st == SEGCAM_OK, "d2s %d: %s", v, segcam_last_error());
+    if (st == SEGCAM_OK) {
+      const sc_depth_space_params *p = params_of(&g, "d2s", SC_OP_DEPTH_SPACE);
+      CHECK(p && p->to_space == 1 && p->blocksize == 2 && p->crd == (v == 2), "d2s %d params", v);
+      sc_graph_free(&g);
+    }
+    const double dcr[8] = {0, 2, 4, 6, 1, 3, 5, 7}, crd[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    run_expect(v == 2 ? "d2s_crd_run.onnx" : "d2s_dcr_run.onnx", &m2, x8, 8, v == 2 ? crd : dcr, 8);
+  }
+  /* SpaceToDepth of x [1,2,2,2] (channel 0 = 0..3, channel 1 = 4..7), blocksize 2 -> [1,8,1,1]:
+   * y[(2i + j)*2 + c] = x[c,i,j]. */
+  {
+    const int64_t d[4] = {1, 2, 2, 2};
+    pb gr = {0}, a = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, d, 4);
+    a_int(&a, "blocksize", 2);
+    node(&gr, "SpaceToDepth", "s2d", "x", "y", &a);
+    finish_graph(&gr);
+    pb m = model_bytes(13, &gr);
+    const double ref[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+    run_expect("s2d_run.onnx", &m, x8, 8, ref, 8);
+  }
+  {
+    pb a = {0};
+    bad_node("d2s_noblock.onnx", 13, "DepthToSpace", "x", NULL, NULL, SEGCAM_E_FORMAT,
+             "'bad_node' (DepthToSpace)", "blocksize");
+    a_int(&a, "blocksize", 0);
+    bad_node("d2s_block0.onnx", 13, "DepthToSpace", "x", &a, NULL, SEGCAM_E_FORMAT,
+             "'bad_node' (DepthToSpace)", "blocksize");
+    a_int(&a, "blocksize", 2);
+    a_str(&a, "mode", "RDC");
+    bad_node("d2s_mode.onnx", 13, "DepthToSpace", "x", &a, NULL, SEGCAM_E_UNSUPPORTED,
+             "'bad_node' (DepthToSpace)", "RDC");
+    /* 3 channels are not a multiple of 2^2: refused when the session infers shapes */
+    a_int(&a, "blocksize", 2);
+    pb gr = base_graph();
+    node(&gr, "DepthToSpace", "d2s", "x", "y", &a);
+    finish_graph(&gr);
+    pb m = model_bytes(13, &gr);
+    float x[192] = {0};
+    run_expect_fail("d2s_channels.onnx", &m, x, 192, SEGCAM_E_SHAPE, "'d2s' (DepthToSpace)");
+  }
+
+  /* MaxPool 2x2/2 with Indices -> MaxUnpool on x [1,1,2,4] = [1 5 2 0; 3 4 8 7]: the maxima 5
+   * at (0,1) and 8 at (1,2) have indices 1 and 6 (row-major), or with storage_order 1 (column
+   * major, w*H + h) 2 and 5, which MaxUnpool reads as row-major offsets. */
+  const int64_t d24[4] = {1, 1, 2, 4}, k2[2] = {2, 2};
+  const float x24[8] = {1, 5, 2, 0, 3, 4, 8, 7};
+  for (int so = 0; so < 2; so++) {
+    pb gr = {0}, a = {0}, b = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, d24, 4);
+    a_ints(&a, "kernel_shape", k2, 2);
+    a_ints(&a, "strides", k2, 2);
+    if (so) a_int(&a, "storage_order", 1);
+    node(&gr, "MaxPool", "pool", "x", "p,idx", &a);
+    a_ints(&b, "kernel_shape", k2, 2);
+    a_ints(&b, "strides", k2, 2);
+    node(&gr, "MaxUnpool", "unpool", "p,idx", "y", &b);
+    finish_graph(&gr);
+    pb m = model_bytes(11, &gr);
+    pb m2 = {0};
+    pb_raw(&m2, m.d, m.n);
+    sc_graph g;
+    segcam_status st = load_model_pb("unpool.onnx", &m, &g);
+    CHECK(st == SEGCAM_OK, "unpool.onnx: %s", segcam_last_error());
+    if (st == SEGCAM_OK) {
+      const sc_node *mp = find_node(&g, "pool"), *up = find_node(&g, "unpool");
+      const sc_value *iv = find_value(&g, "idx");
+      CHECK(mp && mp->op == SC_OP_MAXPOOL && mp->n_out == 2 &&
+                ((const sc_pool_params *)mp->params)->storage_order == so,
+            "MaxPool with Indices: two outputs");
+      CHECK(iv && iv->dtype == SC_I64, "Indices value is int64");
+      CHECK(up && up->op == SC_OP_MAXUNPOOL && up->n_in == 2 &&
+                ((const sc_pool_params *)up->params)->kernel[1] == 2 &&
+                ((const sc_pool_params *)up->params)->stride[0] == 2,
+            "MaxUnpool params");
+      sc_graph_free(&g);
+    }
+    const double ref0[8] = {0, 5, 0, 0, 0, 0, 8, 0}, ref1[8] = {0, 0, 5, 0, 0, 8, 0, 0};
+    run_expect(so ? "unpool_so1_run.onnx" : "unpool_run.onnx", &m2, x24, 8, so ? ref1 : ref0, 8);
+  }
+  /* output_shape input (constant) [1,1,3,5]: the same indices, now read in a 3x5 plane
+   * (offsets 1 and 6 are (0,1) and (1,1)) */
+  {
+    const int64_t od[1] = {4}, os[4] = {1, 1, 3, 5};
+    pb gr = {0}, a = {0}, b = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, d24, 4);
+    pb t = tensor_i64("os", od, 1, os, 4);
+    pb_sub(&gr, G_INIT, &t);
+    a_ints(&a, "kernel_shape", k2, 2);
+    a_ints(&a, "strides", k2, 2);
+    node(&gr, "MaxPool", "pool", "x", "p,idx", &a);
+    a_ints(&b, "kernel_shape", k2, 2);
+    a_ints(&b, "strides", k2, 2);
+    node(&gr, "MaxUnpool", "unpool", "p,idx,os", "y", &b);
+    finish_graph(&gr);
+    pb m = model_bytes(11, &gr);
+    const double ref[15] = {0, 5, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0};
+    run_expect("unpool_os_run.onnx", &m, x24, 8, ref, 15);
+  }
+  /* MaxPool Indices as a graph output: produced (int64) */
+  {
+    pb gr = base_graph(), a = {0};
+    a_ints(&a, "kernel_shape", k2, 2);
+    node(&gr, "MaxPool", "mp", "x", "y,idx", &a);
+    finish_graph(&gr);
+    value_info(&gr, G_OUTPUT, "idx", INT64, NULL, -1);
+    pb m = model_bytes(13, &gr);
+    sc_graph g;
+    segcam_status st = load_model_pb("indices.onnx", &m, &g);
+    CHECK(st == SEGCAM_OK, "indices.onnx: %s", segcam_last_error());
+    if (st == SEGCAM_OK) {
+      const sc_value *iv = find_value(&g, "idx");
+      CHECK(g.n_outputs == 2 && iv && iv->dtype == SC_I64 &&
+                g.outputs[1] == sc_graph_find_value(&g, "idx"),
+            "Indices as a graph output");
+      sc_graph_free(&g);
+    }
+  }
+  /* bad MaxUnpool nodes */
+  {
+    pb a = {0}, init = {0};
+    const int64_t i4[4] = {1, 3, 8, 8};
+    bad_node("unpool_nokernel.onnx", 11, "MaxUnpool", "x,x", NULL, NULL, SEGCAM_E_FORMAT,
+             "'bad_node' (MaxUnpool)", "kernel_shape");
+    a_ints(&a, "kernel_shape", k2, 2);
+    bad_node("unpool_float_idx.onnx", 11, "MaxUnpool", "x,x", &a, NULL, SEGCAM_E_FORMAT,
+             "'bad_node' (MaxUnpool)", "integer");
+    a_ints(&a, "kernel_shape", k2, 2);
+    a_ints(&a, "dilations", k2, 2);
+    bad_node("unpool_dil.onnx", 11, "MaxUnpool", "x,x", &a, NULL, SEGCAM_E_FORMAT,
+             "'bad_node' (MaxUnpool)", "dilations");
+    a_ints(&a, "kernel_shape", k2, 2);
+    bad_node("unpool_1in.onnx", 11, "MaxUnpool", "x", &a, NULL, SEGCAM_E_FORMAT,
+             "'bad_node' (MaxUnpool)", "at least 2");
+    /* indices shaped unlike X: refused at session creation */
+    pb t = tensor_i64("I", (const int64_t[]){4}, 1, i4, 4);
+    pb_sub(&init, G_INIT, &t);
+    a_ints(&a, "kernel_shape", k2, 2);
+    pb gr = base_graph();
+    pb_raw(&gr, init.d, init.n);
+    free(init.d);
+    node(&gr, "MaxUnpool", "unpool", "x,I", "y", &a);
+    finish_graph(&gr);
+    pb m = model_bytes(11, &gr);
+    float x[192] = {0};
+    run_expect_fail("unpool_ishape.onnx", &m, x, 192, SEGCAM_E_SHAPE, "'unpool' (MaxUnpool)");
+  }
+  /* an index outside its element's channel plane: refused when the run reaches it */
+  {
+    const int64_t d[4] = {1, 2, 1, 1}, iv[2] = {0, 0}; /* channel 1's index points into channel 0 */
+    pb gr = {0}, a = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, d, 4);
+    pb t = tensor_i64("I", d, 4, iv, 2);
+    pb_sub(&gr, G_INIT, &t);
+    a_ints(&a, "kernel_shape", k2, 2);
+    node(&gr, "MaxUnpool", "unpool", "x,I", "y", &a);
+    finish_graph(&gr);
+    pb m = model_bytes(11, &gr);
+    const float x[2] = {1, 2};
+    run_expect_fail("unpool_plane.onnx", &m, x, 2, SEGCAM_E_ARG, "'unpool' (MaxUnpool)");
+  }
+}
+
+/* 1-D Conv / ConvTranspose / pools on [N,C,L]: the node runs as its 2-D form with H = 1 between an
+ * Unsqueeze(axis 2) helper and a Squeeze(axis 2) helper; a constant rank-3 weight is stored as
+ * [A,B,1,R].  (Numbers: the conv1d / maxpool1d / avgpool1d golden cases.) */
+static void test_one_d(void) {
+  const int64_t xd[3] = {1, 3, 10}, wd[3] = {4, 3, 3}, k3[1] = {3}, s2[1] = {2}, p12[2] = {1, 2};
+  float wv[36] = {0};
+  {
+    pb gr = {0}, a = {0}, b = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, xd, 3);
+    pb t = tensor_f32("w", wd, 3, wv, 36);
+    pb_sub(&gr, G_INIT, &t);
+    a_ints(&a, "kernel_shape", k3, 1);
+    a_ints(&a, "strides", s2, 1);
+    a_ints(&a, "pads", p12, 2);
+    node(&gr, "Conv", "conv1d", "x,w", "c", &a);
+    a_ints(&b, "kernel_shape", k3, 1);
+    a_ints(&b, "pads", p12, 2);
+    node(&gr, "MaxPool", "pool1d", "c", "y", &b);
+    finish_graph(&gr);
+    pb m = model_bytes(13, &gr);
+    sc_graph g;
+    segcam_status st = load_model_pb("conv1d.onnx", &m, &g);
+    CHECK(st == SEGCAM_OK, "conv1d.onnx: %s", segcam_last_error());
+    if (st == SEGCAM_OK) {
+      const sc_node *cv = find_node(&g, "conv1d"), *mp = find_node(&g, "pool1d");
+      const sc_conv_params *cp = cv ? cv->params : NULL;
+      CHECK(cp && cv->op == SC_OP_CONV && cp->kernel[0] == 1 && cp->kernel[1] == 3 &&
+                cp->stride[0] == 1 && cp->stride[1] == 2 && cp->pads[0] == 0 && cp->pads[1] == 1 &&
+                cp->pads[2] == 0 && cp->pads[3] == 2,
+            "1-D conv as 2-D with H = 1");
+      const sc_node *un = cv ? producer_of(&g, cv, 0) : NULL;
+      const sc_reshape_params *up = un ? un->params : NULL;
+      CHECK(un && !un->name && un->op == SC_OP_RESHAPE && up->kind == SC_RESHAPE_UNSQUEEZE &&
+                up->n_axes == 1 && up->axes[0] == 2 && strcmp(in_name(&g, un, 0), "x") == 0,
+            "Unsqueeze helper before the conv");
+      const sc_value *w4 = cv && cv->n_in > 1 && cv->in[1] >= 0 ? &g.values[cv->in[1]] : NULL;
+      const int64_t w4d[4] = {4, 3, 1, 3};
+      CHECK(w4 && w4->cdata && shape_is(&w4->shape, 4, w4d), "weight stored as [4,3,1,3]");
+      const sc_node *un2 = mp ? producer_of(&g, mp, 0) : NULL; /* the pool's own Unsqueeze */
+      const sc_node *sq = un2 && !un2->name ? producer_of(&g, un2, 0) : NULL;
+      const sc_reshape_params *sp = sq ? sq->params : NULL;
+      CHECK(sq && !sq->name && sq->op == SC_OP_RESHAPE && sp->kind == SC_RESHAPE_SQUEEZE &&
+                sp->axes[0] == 2 && g.values[sq->out[0]].name &&
+                strcmp(g.values[sq->out[0]].name, "c") == 0 && producer_of(&g, sq, 0) == cv,
+            "Squeeze helper gives the conv's ONNX output 'c'");
+      const sc_pool_params *pp = mp ? mp->params : NULL;
+      CHECK(pp && mp->op == SC_OP_MAXPOOL && pp->kernel[0] == 1 && pp->kernel[1] == 3 &&
+                pp->pads[1] == 1 && pp->pads[3] == 2,
+            "1-D MaxPool");
+      const sc_value *yv = find_value(&g, "y");
+      CHECK(yv && g.values[g.outputs[0]].name == yv->name && yv->producer >= 0 &&
+                g.nodes[yv->producer].op == SC_OP_RESHAPE,
+            "graph output after a Squeeze helper");
+      sc_graph_free(&g);
+    }
+  }
+  /* ConvTranspose 1-D: output_shape [L] (or [N,C,L]) and output_padding [op] */
+  for (int v = 0; v < 2; v++) {
+    const int64_t os1[1] = {13}, os3[3] = {1, 2, 13}, op1[1] = {1}, wtd[3] = {3, 2, 4};
+    pb gr = {0}, a = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, (const int64_t[]){1, 3, 6}, 3);
+    pb t = tensor_f32("w", wtd, 3, wv, 24);
+    pb_sub(&gr, G_INIT, &t);
+    a_ints(&a, "strides", s2, 1);
+    if (v)
+      a_ints(&a, "output_shape", os3, 3);
+    else
+      a_ints(&a, "output_shape", os1, 1);
+    a_ints(&a, "output_padding", op1, 1);
+    node(&gr, "ConvTranspose", "deconv1d", "x,w", "y", &a);
+    finish_graph(&gr);
+    pb m = model_bytes(11, &gr);
+    sc_graph g;
+    segcam_status st = load_model_pb("deconv1d.onnx", &m, &g);
+    CHECK(st == SEGCAM_OK, "deconv1d.onnx: %s", segcam_last_error());
+    if (st == SEGCAM_OK) {
+      const sc_conv_params *cp = params_of(&g, "deconv1d", SC_OP_CONV_TRANSPOSE);
+      CHECK(cp && cp->output_shape[0] == 1 && cp->output_shape[1] == 13 &&
+                cp->output_padding[0] == 0 && cp->output_padding[1] == 1 && cp->kernel[0] == 1 &&
+                cp->kernel[1] == 0,
+            "1-D ConvTranspose params");
+      sc_graph_free(&g);
+    }
+  }
+  /* refused: the Indices of a 1-D MaxPool, 3-D windows, 1-D MaxUnpool */
+  {
+    pb gr = {0}, a = {0};
+    pb_str(&gr, G_NAME, "g");
+    value_info(&gr, G_INPUT, "x", FLOAT, xd, 3);
+    a_ints(&a, "kernel_shape", k3, 1);
+    node(&gr, "MaxPool", "mp", "x", "y,idx", &a);
+    finish_graph(&gr);
+    value_info(&gr, G_OUTPUT, "idx", INT64, NULL, -1);
+    pb m = model_bytes(13, &gr);
+    expect_fail_pb("pool1d_idx.onnx", &m, SEGCAM_E_UNSUPPORTED, "'mp' (MaxPool)", "1-D");
+    const int64_t k333[3] = {3, 3, 3};
+    a_ints(&a, "kernel_shape", k333, 3);
+    bad_node("pool3d.onnx", 13, "MaxPool", "x", &a, NULL, SEGCAM_E_UNSUPPORTED,
+             "'bad_node' (MaxPool)", "3 spatial");
+    a_ints(&a, "kernel_shape", k3, 1);
+    bad_node("unpool1d.onnx", 11, "MaxUnpool", "x,x", &a, NULL, SEGCAM_E_UNSUPPORTED,
+             "'bad_node' (MaxUnpool)", "2-D");
+  }
+}
+
 static void test_external(void) {
   const char *locs[] = {"/etc/passwd", "../x.bin",  "a/../../x.bin",
                         "..\\x.bin",   "C:\\x.bin", "sub/.."};
@@ -1448,6 +1756,8 @@ int main(void) {
   test_hand_encoded();
   test_hand_encoded_bad();
   test_sweep_regressions();
+  test_space_and_unpool();
+  test_one_d();
   test_external();
   test_bad_files();
 

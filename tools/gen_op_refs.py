@@ -321,6 +321,23 @@ def onnx_softmax(x, axis, opset):
     return torch.softmax(x, dim=axis)
 
 
+def onnx_depth_to_space(x, b, mode="DCR"):
+    """DepthToSpace as the reshape / transpose / reshape of Operators.md (DepthToSpace-13)."""
+    n, c, h, w = x.shape
+    if mode == "DCR":
+        t = x.reshape(n, b, b, c // (b * b), h, w).permute(0, 3, 4, 1, 5, 2)
+    else:
+        t = x.reshape(n, c // (b * b), b, b, h, w).permute(0, 1, 4, 2, 5, 3)
+    return t.reshape(n, c // (b * b), h * b, w * b)
+
+
+def onnx_space_to_depth(x, b):
+    """SpaceToDepth as the reshape / transpose / reshape of Operators.md (SpaceToDepth-13)."""
+    n, c, h, w = x.shape
+    t = x.reshape(n, c, h // b, b, w // b, b).permute(0, 3, 5, 1, 2, 4)
+    return t.reshape(n, c * b * b, h // b, w // b)
+
+
 def onnx_pad(x, pads, mode="constant", value=0.0):
     """Pad with ONNX pads [begin_0..begin_{r-1}, end_0..end_{r-1}]; negative pads crop."""
     r = x.dim()
@@ -349,12 +366,14 @@ TOL_RESIZE = (5e-6, 2e-5)
 CASES = []
 
 
-def case(name, opset, op, inputs, attrs=None, ref=None, tol=TOL_SMOOTH, check=None):
+def case(name, opset, op, inputs, attrs=None, ref=None, tol=TOL_SMOOTH, check=None, nodes=None):
     """inputs: per node input slot, in order: ('x', array) graph input, ('c', array) initializer,
     or None for an omitted optional input.  ref(*slots) -> output, slots as float64 tensors
-    (int64 initializers as numpy arrays, omitted as None).  check(*slots, y): extra assertion."""
+    (int64 initializers as numpy arrays, omitted as None).  check(*slots, y): extra assertion.
+    nodes(names) -> [NodeProto]: a small graph (ending in output "y") instead of the one node
+    `op`, for ops whose inputs only another op makes (MaxUnpool's indices)."""
     CASES.append(dict(name=name, opset=opset, op=op, inputs=inputs, attrs=attrs or {}, ref=ref,
-                      tol=tol, check=check))
+                      tol=tol, check=check, nodes=nodes))
 
 
 class Rng:
@@ -537,6 +556,47 @@ def define_cases():
     pool_case("maxpool_2x2_unet", "MaxPool", 8, (1, 3, 6, 8), kernel_shape=[2, 2],
               strides=[2, 2], check_torch=lambda x: F.max_pool2d(x, 2))
     pool_case("maxpool_global_window", "MaxPool", 11, (1, 3, 5, 5), kernel_shape=[5, 5])
+
+    # ---- MaxPool's Indices + MaxUnpool (SegNet) -------------------------------------------
+    # A two-node graph MaxPool (outputs Y, Indices) -> MaxUnpool, referenced by PyTorch's
+    # max_pool2d(return_indices=True) + max_unpool2d, whose indices count within each (n, c)
+    # plane while ONNX's count over the whole tensor: the output is the same.  Non-overlapping
+    # windows: with repeated indices PyTorch's autograd is not the derivative of its forward.
+    def unpool_case(name, opset, shape, k, s, pads, out_hw=None, storage_order=0):
+        from onnx import helper
+        r = Rng(name)
+        pa = dict(kernel_shape=[k, k], strides=[s, s], pads=[pads] * 4)
+        ins = [("x", r.distinct(*shape))]
+        if out_hw is not None:
+            ins.append(("c", i64(shape[0], shape[1], *out_hw)))
+
+        def nodes(nm):
+            mp = dict(pa, storage_order=storage_order) if storage_order else pa
+            return [helper.make_node("MaxPool", [nm[0]], ["pooled", "indices"], name="pool", **mp),
+                    helper.make_node("MaxUnpool", ["pooled", "indices"] + nm[1:], ["y"],
+                                     name=name, **pa)]
+
+        def ref(x, *rest):
+            y, idx = F.max_pool2d(x, k, s, pads, return_indices=True)
+            if storage_order:  # column-major offsets, scattered as row-major ones by MaxUnpool
+                n, c, h, w = x.shape
+                cm = (idx % w) * h + idx // w
+                z = torch.zeros(n, c, h * w, dtype=x.dtype)
+                return z.scatter(2, cm.reshape(n, c, -1), y.reshape(n, c, -1)).reshape(x.shape)
+            return F.max_unpool2d(y, idx, k, s, pads, output_size=out_hw)
+
+        def check(x, *rest):
+            y, idx = F.max_pool2d(x, k, s, pads, return_indices=True)
+            assert torch.equal(y, onnx_maxpool(x, [k, k], [s, s], pads=[pads] * 4)), name
+            rows = idx.reshape(idx.shape[0] * idx.shape[1], -1).tolist()
+            assert all(len(set(v)) == len(v) for v in rows), name  # no repeats in a plane
+        case(name, opset, "MaxUnpool", ins, pa, ref, TOL_COPY, check, nodes)
+
+    unpool_case("maxunpool_2x2", 11, (2, 3, 6, 8), 2, 2, 0)
+    unpool_case("maxunpool_op9_pads_output_shape", 9, (1, 2, 7, 9), 2, 2, 1, out_hw=(7, 9))
+    unpool_case("maxunpool_k3s3_output_shape", 11, (1, 2, 8, 7), 3, 3, 0, out_hw=(8, 7))
+    unpool_case("maxpool_indices_storage_order1", 11, (1, 2, 4, 6), 2, 2, 0, storage_order=1)
+
     # ---- AveragePool ----------------------------------------------------------------------
     pool_case("avgpool_exclude_pad", "AveragePool", 11, (1, 3, 9, 8), kernel_shape=[3, 3],
               strides=[2, 2], pads=[1, 0, 2, 1])
@@ -744,6 +804,65 @@ def define_cases():
     pad_case("pad_edge", 13, (1, 2, 5, 4), (0, 0, 3, 1, 0, 0, 0, 5), "edge")
     pad_case("pad_op2_attrs", 10, (1, 2, 3, 4), (0, 0, 1, 2, 0, 0, 2, 1), "constant", -1.25)
 
+    # ---- 1-D windows ([N, C, L]; segcam runs them as 2-D with H = 1) -----------------------
+    r = Rng("conv1d_pads_stride_dil")
+    case("conv1d_pads_stride_dil", 11, "Conv",
+         [("x", r.normal(2, 3, 11)), ("c", r.normal(4, 3, 3, scale=0.5)), ("c", r.normal(4))],
+         dict(kernel_shape=[3], pads=[1, 2], strides=[2], dilations=[2]),
+         lambda x, w, b: F.conv1d(F.pad(x, (1, 2)), w, b, stride=2, dilation=2), TOL_GEMM)
+    r = Rng("conv1d_group_kernel_from_w")
+    case("conv1d_group_kernel_from_w", 13, "Conv",
+         [("x", r.normal(1, 4, 9)), ("c", r.normal(6, 2, 3, scale=0.5))],
+         dict(group=2, pads=[1, 1]), lambda x, w: F.conv1d(x, w, None, padding=1, groups=2),
+         TOL_GEMM)
+    r = Rng("convtranspose1d")
+    case("convtranspose1d", 11, "ConvTranspose",
+         [("x", r.normal(1, 3, 6)), ("c", r.normal(3, 2, 4, scale=0.5)), ("c", r.normal(2))],
+         dict(kernel_shape=[4], strides=[2], pads=[1, 1], output_padding=[1]),
+         lambda x, w, b: F.conv_transpose1d(x, w, b, stride=2, padding=1, output_padding=1),
+         TOL_GEMM)
+    r = Rng("maxpool1d")
+    case("maxpool1d", 11, "MaxPool", [("x", r.distinct(1, 3, 10))],
+         dict(kernel_shape=[3], strides=[2], pads=[1, 1]), lambda x: F.max_pool1d(x, 3, 2, 1))
+    r = Rng("avgpool1d_include_pad")
+    case("avgpool1d_include_pad", 11, "AveragePool", [("x", r.normal(2, 2, 9))],
+         dict(kernel_shape=[3], strides=[2], pads=[1, 1], count_include_pad=1),
+         lambda x: F.avg_pool1d(x, 3, 2, 1, count_include_pad=True))
+    r = Rng("avgpool1d_asym_exclude_pad")
+    case("avgpool1d_asym_exclude_pad", 11, "AveragePool", [("x", r.normal(1, 3, 8))],
+         dict(kernel_shape=[2], strides=[3], pads=[1, 0]),
+         lambda x: onnx_avgpool(x.unsqueeze(2), [1, 2], [1, 3], pads=[0, 1, 0, 0]).squeeze(2))
+
+    # ---- DepthToSpace / SpaceToDepth ------------------------------------------------------
+    def d2s_case(name, opset, shape, b, mode=None):
+        r = Rng(name)
+        attrs = dict(blocksize=b)
+        if mode is not None:
+            attrs["mode"] = mode
+
+        def check(x, y):
+            if mode == "CRD":  # PyTorch's PixelShuffle is CRD
+                assert torch.equal(y, F.pixel_shuffle(x, b)), name
+        case(name, opset, "DepthToSpace", [("x", r.normal(*shape))], attrs,
+             lambda x: onnx_depth_to_space(x, b, mode or "DCR"), TOL_COPY, check)
+
+    d2s_case("depthtospace_dcr", 13, (2, 12, 3, 4), 2, "DCR")
+    d2s_case("depthtospace_crd_b3", 11, (1, 18, 2, 3), 3, "CRD")
+    d2s_case("depthtospace_op9_default", 9, (1, 8, 3, 2), 2)
+
+    def s2d_case(name, opset, shape, b):
+        r = Rng(name)
+
+        def check(x, y):  # pixel_unshuffle is the CRD order: regroup its channels to DCR
+            n, c, h, w = x.shape
+            u = F.pixel_unshuffle(x, b).reshape(n, c, b * b, h // b, w // b).transpose(1, 2)
+            assert torch.equal(y, u.reshape(y.shape)), name
+        case(name, opset, "SpaceToDepth", [("x", r.normal(*shape))], dict(blocksize=b),
+             lambda x: onnx_space_to_depth(x, b), TOL_COPY, check)
+
+    s2d_case("spacetodepth", 13, (2, 3, 4, 6), 2)
+    s2d_case("spacetodepth_op9_b3", 9, (1, 2, 6, 3), 3)
+
     # ---- Gemm / MatMul --------------------------------------------------------------------
     r = Rng("gemm_transb_bias")
     case("gemm_transb_bias", 13, "Gemm",
@@ -792,9 +911,12 @@ def build_model(c, out_shape):
         names.append(nm)
     while names and names[-1] == "":
         names.pop()
-    node = helper.make_node(c["op"], names, ["y"], name=c["name"], **c["attrs"])
+    if c["nodes"] is not None:
+        nodes = c["nodes"](names)
+    else:
+        nodes = [helper.make_node(c["op"], names, ["y"], name=c["name"], **c["attrs"])]
     out = helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)
-    graph = helper.make_graph([node], c["name"], graph_inputs, [out], initializer=inits)
+    graph = helper.make_graph(nodes, c["name"], graph_inputs, [out], initializer=inits)
     model = helper.make_model(graph, producer_name="segcam tools/gen_op_refs.py",
                               opset_imports=[helper.make_opsetid("", c["opset"])])
     model.ir_version = 7

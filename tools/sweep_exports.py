@@ -524,20 +524,25 @@ class ShuffleExpand(Net):
 
 
 class SegNetUnpool(Net):
-    """SegNet: MaxPool2d(return_indices=True) and MaxUnpool2d."""
+    """SegNet: MaxPool2d(return_indices=True) and MaxUnpool2d; with `size`, 3x3/3 windows and
+    MaxUnpool2d(output_size=the pooled tensor's size), as SegNet decoders do for odd sizes."""
 
-    def __init__(self):
+    def __init__(self, size=False):
         super().__init__()
+        k = 3 if size else 2
+        self.size = size
         self.enc = cbr(3, 8)
-        self.pool = nn.MaxPool2d(2, 2, return_indices=True)
+        self.pool = nn.MaxPool2d(k, k, return_indices=True)
         self.mid = cbr(8, 8)
-        self.unpool = nn.MaxUnpool2d(2, 2)
+        self.unpool = nn.MaxUnpool2d(k, k)
         self.dec = cbr(8, 8)
         self.head = nn.Conv2d(8, 3, 1)
 
     def body(self, x):
-        f, idx = self.pool(self.enc(x))
-        return self.head(self.dec(self.unpool(self.mid(f), idx)))
+        e = self.enc(x)
+        f, idx = self.pool(e)
+        return self.head(self.dec(self.unpool(self.mid(f), idx,
+                                              output_size=e.shape[-2:] if self.size else None)))
 
 
 class TV(Net):
@@ -601,7 +606,10 @@ MODELS = {
     "group_norm": (lambda: Norms("group"), "nn.GroupNorm(4, C)"),
     "odd_scale_bicubic": (OddScale, "scale_factor=1.5 bilinear, bicubic to size="),
     "shuffle_expand": (ShuffleExpand, "channel shuffle (5-D view/transpose), expand_as"),
-    "segnet_unpool": (SegNetUnpool, "MaxPool2d(return_indices) + MaxUnpool2d"),
+    "segnet_unpool": (SegNetUnpool, "MaxPool2d(2, return_indices) + MaxUnpool2d (symbolic: see "
+                      "max_unpool2d_symbolic)"),
+    "segnet_unpool_size": (lambda: SegNetUnpool(True),
+                           "MaxPool2d(3, return_indices) + MaxUnpool2d(output_size=) (odd sizes)"),
 }
 
 
@@ -634,7 +642,39 @@ def build_model(name):
 # Export
 # ------------------------------------------------------------------------------------------------
 
+def max_unpool2d_symbolic(g, self, indices, output_size):
+    """aten::max_unpool2d -> ONNX MaxUnpool, which torch.onnx 1.13 lacks at every opset.
+    PyTorch's indices count within each (n, c) plane of the output (and torch.onnx's export of
+    max_pool2d_with_indices converts ONNX's whole-tensor Indices to those: MaxPool with Indices,
+    a 1x1 MaxPool with Indices, Slice, Sub); MaxUnpool wants whole-tensor offsets, so this adds
+    (n*C + c) * H_out * W_out back: the plane number comes from a 1x1 MaxPool's Indices on the
+    input (the offset of each plane's first cell) divided by its plane size.  The output size
+    goes in as MaxUnpool's output_shape input, so kernel_shape/strides (required attributes that
+    only set the default size) are 1."""
+    from torch.onnx import symbolic_helper as sh
+
+    def dim(t, i):
+        return g.op("Gather", t, g.op("Constant", value_t=torch.tensor([i])), axis_i=0)
+    _, flat = g.op("MaxPool", self, outputs=2, kernel_shape_i=[1, 1], strides_i=[1, 1])
+    first = sh._slice_helper(g, flat, axes=[2, 3], starts=[0, 0], ends=[1, 1])
+    shape = g.op("Shape", self)
+    plane = g.op("Div", first, g.op("Mul", dim(shape, 2), dim(shape, 3)))
+    hw = sh._maybe_get_const(output_size, "is")
+    if isinstance(hw, (list, tuple)):
+        hw = g.op("Constant", value_t=torch.tensor(list(hw), dtype=torch.int64))
+    idx = g.op("Add", indices, g.op("Mul", plane, g.op("Mul", dim(hw, 0), dim(hw, 1))))
+    out_shape = g.op("Concat", sh._slice_helper(g, shape, axes=[0], starts=[0], ends=[2]), hw,
+                     axis_i=0)
+    return g.op("MaxUnpool", self, idx, out_shape, kernel_shape_i=[1, 1], strides_i=[1, 1])
+
+
+_SYMBOLICS = []
+
+
 def export(model, path, opset, dynamic, fold, size):
+    if opset not in _SYMBOLICS:
+        torch.onnx.register_custom_op_symbolic("aten::max_unpool2d", max_unpool2d_symbolic, opset)
+        _SYMBOLICS.append(opset)
     x = torch.rand(1, 3, *size)
     kw = {}
     if dynamic:
@@ -1229,9 +1269,11 @@ NOTES = [
      "torch.onnx refuses (align_corners=True needs Resize-11's coordinate modes); nothing to run."),
     ("odd_scale_bicubic", "opsets 9, 10",
      "torch.onnx refuses (bicubic needs Resize-11)."),
-    ("segnet_unpool", "all",
-     "torch.onnx 1.13 cannot export MaxUnpool2d at any opset (so SegNet-style models cannot "
-     "reach segcam through it)."),
+    ("segnet_unpool, segnet_unpool_size", "all",
+     "not a failure: torch.onnx 1.13 cannot export MaxUnpool2d at any opset, so the sweep "
+     "registers a symbolic for it (`max_unpool2d_symbolic` in tools/sweep_exports.py) that "
+     "writes ONNX MaxUnpool with whole-tensor indices and output_shape; MaxPool2d's indices are "
+     "torch.onnx's own export (MaxPool with Indices, a 1x1 MaxPool with Indices, Slice, Sub)."),
     ("unet_pad, crop_slice, chunk_split", "opsets 9/10, dynamic",
      "torch.onnx refuses (padding sizes / slices computed from the input size need Pad-11 / "
      "Slice-10 inputs, or chunk needs a static size)."),
@@ -1242,11 +1284,11 @@ NOTES = [
      "ORT requires pads < kernel).  segcam runs it; its output is compared with the float64 "
      "ONNX interpreter instead (column out: `vs interp`), which agrees with segcam; both differ "
      "from the torch module by a few per cent, so the file itself is not faithful to torch."),
-    ("pixelshuffle", "opsets >= 11",
-     "**not supported**: nn.PixelShuffle exports as DepthToSpace, which segcam does not "
-     "implement; the load fails with SEGCAM_E_UNSUPPORTED naming the node and the op "
-     "(\"node '/ps/DepthToSpace' (DepthToSpace): unsupported op type\").  At opsets 9/10 the "
-     "exporter writes Reshape(6-D)/Transpose/Reshape instead, which segcam runs."),
+    ("pixelshuffle", "all",
+     "not a failure: nn.PixelShuffle exports as DepthToSpace (mode CRD) at opsets >= 11 and as "
+     "Reshape(6-D)/Transpose/Reshape at opsets 9/10.  DepthToSpace counts as an upsampling step "
+     "when segcam picks the default layer and the 6-D Reshape/Transpose does not (in this net "
+     "both pick the same layer)."),
     ("deeplabv3_mobilenet_v3_large", "all",
      "not a failure: the gradient/CAM reference is float32 PyTorch, marked (f32 ref), because "
      "PyTorch's float64 dilated depthwise convolution takes about a minute per pass; at opsets "
@@ -1296,6 +1338,12 @@ FIXED = [
      "src/load/onnx.c: Mul(x, ConstantOfShape(shape, 1))"),
     ("chunk_split (opsets 9, 10)", "Split was not supported (torch.chunk / torch.split)",
      "src/load/onnx.c: one Slice per output (sizes from the attribute or the constant input)"),
+    ("pixelshuffle (opsets >= 11)", "DepthToSpace was not supported (nn.PixelShuffle)",
+     "new op `depth_space` (src/ops/depth_space.c: DepthToSpace DCR/CRD and SpaceToDepth) and "
+     "its entries in src/load/onnx.c; tests/test_depth_space.c"),
+    ("segnet_unpool, segnet_unpool_size", "MaxPool's Indices output and MaxUnpool were not "
+     "supported (MaxPool2d(return_indices=True) + MaxUnpool2d)", "pool.c: MaxPool writes "
+     "Indices when they are read, new op `maxunpool`; src/load/onnx.c; tests/test_maxunpool.c"),
 ]
 
 
@@ -1341,6 +1389,15 @@ def md(t):
 def clean(msg):
     """Drops the sweep directory from messages (the file is named by the row anyway)."""
     return re.sub(r"/\S*/[A-Za-z0-9_.]+\.onnx:? ?", "", msg)
+
+
+def loader_ops():
+    """The ONNX op types segcam's loader maps (the op_table of src/load/onnx.c), plus Constant."""
+    with open(os.path.join(ROOT, "src", "load", "onnx.c")) as f:
+        src = f.read()
+    table = src[src.index("static const op_entry op_table[]"):]
+    table = table[:table.index("};")]
+    return sorted(set(re.findall(r'\{"(\w+)", xl_', table)) | {"Constant"})
 
 
 def write_doc(args, rows, opsets, size, dyn_size, seconds):
@@ -1405,6 +1462,15 @@ def write_doc(args, rows, opsets, size, dyn_size, seconds):
     L.append(f"Summary: {len(rows)} files; " +
              ", ".join(f"{v} {k}" for k, v in sorted(by.items())) +
              f" ({seconds:.0f} s on 2 cores).")
+    L.append("")
+    ops = loader_ops()
+    L.append(f"## ONNX operators segcam reads ({len(ops)})")
+    L.append("")
+    L.append("From the loader's table (src/load/onnx.c), default domain, opsets 7 to 20; "
+             "Conv, ConvTranspose, MaxPool and AveragePool take 1-D ([N,C,L]) and 2-D windows, "
+             "MaxUnpool 2-D ones; attribute and input limits are in the loader's messages:")
+    L.append("")
+    L.append(", ".join(f"`{o}`" for o in ops) + ".")
     L.append("")
     L.append("## Fixed after this sweep found them")
     L.append("")

@@ -61,11 +61,15 @@ void sc_assign_roles(segcam_session *ss) {
     if (g->nodes[ss->layer_node[l]].out[0] == g->outputs[0]) ss->roles[l] |= SEGCAM_ROLE_OUTPUT;
 
   int kind, final_act = sc_session_final_activation(ss->s, &kind);
-  /* the final upsampling step: the last resize / strided transposed conv feeding the output */
+  /* the final upsampling step: the last resize / strided transposed conv / DepthToSpace (pixel
+   * shuffle) / MaxUnpool feeding the output */
   int last_up = -1;
   for (int i = 0; i < nn; i++) {
     const sc_node *n = &g->nodes[i];
-    if ((n->op != SC_OP_RESIZE && n->op != SC_OP_CONV_TRANSPOSE) || !anc[n->out[0]]) continue;
+    if ((n->op != SC_OP_RESIZE && n->op != SC_OP_CONV_TRANSPOSE && n->op != SC_OP_DEPTH_SPACE &&
+         n->op != SC_OP_MAXUNPOOL) ||
+        !anc[n->out[0]])
+      continue;
     const sc_tensor *x = sc_session_tensor(ss->s, n->in[0]), *y = sc_session_tensor(ss->s, n->out[0]);
     if (spatial(x) > 0 && spatial(y) > spatial(x)) last_up = i;
   }

@@ -648,15 +648,21 @@ static segcam_status plan_backward(sc_session *s, int n_targets, const int *targ
     if (any)
       for (int j = 0; j < n->n_out; j++) down[out_value(s, ni, j)] = 1;
   }
+  /* gradients flow back only along float values: a path through int64 (Cast to int and back)
+   * carries none, and a value reached only that way must get a zero gradient, not a stale one */
   up[g->outputs[0]] = 1;
   for (int ni = nn - 1; ni >= 0; ni--) {
     const sc_node *n = &g->nodes[ni];
     if (not_run(s, ni)) continue;
     int any = 0;
-    for (int j = 0; j < n->n_out; j++) any |= up[out_value(s, ni, j)];
+    for (int j = 0; j < n->n_out; j++) {
+      int v = out_value(s, ni, j);
+      any |= up[v] && s->t[v].dtype == SC_F32;
+    }
     if (any)
       for (int k = 0; k < n->n_in; k++)
-        if (n->in[k] >= 0 && !s->cst[n->in[k]]) up[n->in[k]] = 1;
+        if (n->in[k] >= 0 && !s->cst[n->in[k]] && s->t[n->in[k]].dtype == SC_F32)
+          up[n->in[k]] = 1;
   }
   for (int v = 0; v < nv; v++) {
     s->need[v] = down[v] && up[v] && !s->cst[v] && s->t[v].dtype == SC_F32;

@@ -5,8 +5,9 @@
  * small integer types, and external data files next to the model), declares the graph inputs
  * (dynamic dims = -1) and outputs, and maps every node of the default domain, opsets 7..20, to one
  * internal op with its parameter struct (Concat beyond 8 inputs and Max/Min beyond 2 become
- * chains; Split, Expand and InstanceNormalization become a few internal nodes), resolving the
- * attribute-vs-input differences between opsets.  Inputs that carry data
+ * chains; Split, Expand and InstanceNormalization become a few internal nodes; 1-D Conv,
+ * ConvTranspose and pools run as their 2-D form with H = 1 between Unsqueeze/Squeeze helpers),
+ * resolving the attribute-vs-input differences between opsets.  Inputs that carry data
  * (Reshape's shape, Resize's scales, ...) stay node inputs: the session folds them.  Only Clip's
  * min/max must be constants here, because the activation op takes them as parameters.
  *
@@ -587,6 +588,9 @@ typedef struct xnode {
   int n_out;                 /* leading ONNX outputs the internal op produces (default 1) */
   int rest_done;             /* outputs past n_out were made by the translator (Split) */
   sc_dtype out_dtype;        /* 0: that of the first input */
+  /* per output; 0: out_dtype (MaxPool's Indices: int64) */
+  sc_dtype out_dtypes[SC_MAX_IO];
+  int squeeze_out; /* a 1-D window op: output 0 goes through a Squeeze(axis 2) helper */
 } xnode;
 
 static void *new_params(xnode *xn, size_t size) {
@@ -614,6 +618,7 @@ typedef segcam_status (*xlate_fn)(ox *x, xnode *xn, int arg);
 typedef struct window {
   int kernel[2], stride[2], dilation[2], pads[4];
   sc_autopad auto_pad;
+  int nsp; /* spatial axes of the ONNX node: 2, or 1 (run as 2-D with H = 1) */
 } window;
 
 static segcam_status get_autopad(const ox *x, sc_autopad *ap) {
@@ -633,8 +638,9 @@ static segcam_status get_autopad(const ox *x, sc_autopad *ap) {
 }
 
 /* kernel_shape / strides / dilations / pads / auto_pad of Conv, ConvTranspose and the pools.
- * The number of spatial axes comes from kernel_shape, else from a constant weight's rank; only
- * 2-D (NCHW) windows are supported. */
+ * The number of spatial axes comes from kernel_shape, else from a constant weight's rank.  2-D
+ * windows are NCHW; a 1-D window ([N,C,L]) becomes the width of a 2-D one with a kernel height
+ * of 1 and no padding along H (the translator then calls wrap_1d). */
 static segcam_status read_window(const ox *x, const xnode *xn, int need_kernel, window *w) {
   int64_t k[2 * SEGCAM_MAX_DIMS];
   int nk, nsp = 2;
@@ -646,21 +652,63 @@ static segcam_status read_window(const ox *x, const xnode *xn, int need_kernel, 
     return node_err(x, SEGCAM_E_FORMAT, "missing attribute 'kernel_shape'");
   else if (wc && wc->shape.ndim >= 2)
     nsp = wc->shape.ndim - 2;
-  if (nsp != 2)
+  if (nsp != 2 && nsp != 1)
     return node_err(x, SEGCAM_E_UNSUPPORTED,
-                    "%d spatial dimensions: only 2-D (NCHW) windows are supported", nsp);
+                    "%d spatial dimensions: only 1-D and 2-D windows are supported", nsp);
   for (int i = 0; i < 2; i++) {
     w->kernel[i] = 0;
     w->stride[i] = w->dilation[i] = 1;
     w->pads[i] = w->pads[i + 2] = 0;
   }
-  SC_TRY(get_ints_exact(x, "kernel_shape", 2, 1, MAX_WINDOW, w->kernel));
-  SC_TRY(get_ints_exact(x, "strides", 2, 1, MAX_WINDOW, w->stride));
-  SC_TRY(get_ints_exact(x, "dilations", 2, 1, MAX_WINDOW, w->dilation));
-  SC_TRY(get_ints_exact(x, "pads", 4, 0, MAX_WINDOW, w->pads));
+  w->nsp = nsp;
+  const int a = 2 - nsp; /* the first spatial slot the attributes fill */
+  if (nsp == 1) w->kernel[0] = 1;
+  SC_TRY(get_ints_exact(x, "kernel_shape", nsp, 1, MAX_WINDOW, w->kernel + a));
+  SC_TRY(get_ints_exact(x, "strides", nsp, 1, MAX_WINDOW, w->stride + a));
+  SC_TRY(get_ints_exact(x, "dilations", nsp, 1, MAX_WINDOW, w->dilation + a));
+  if (nsp == 2) {
+    SC_TRY(get_ints_exact(x, "pads", 4, 0, MAX_WINDOW, w->pads));
+  } else {
+    int pv[2] = {0, 0};
+    SC_TRY(get_ints_exact(x, "pads", 2, 0, MAX_WINDOW, pv));
+    w->pads[1] = pv[0];
+    w->pads[3] = pv[1];
+  }
   SC_TRY(get_autopad(x, &w->auto_pad));
   if (w->auto_pad != SC_PAD_EXPLICIT) /* the spec forbids both; auto_pad decides */
     memset(w->pads, 0, sizeof w->pads);
+  return SEGCAM_OK;
+}
+
+/* A 1-D window op runs as its 2-D form with H = 1: X [N,C,L] goes through an Unsqueeze(axis 2)
+ * helper, a rank-3 weight [A,B,R] becomes [A,B,1,R] (a reshaped copy when constant, else another
+ * Unsqueeze helper), and output 0 comes back through a Squeeze(axis 2) helper (squeeze_out).  The
+ * op itself keeps the node's name, so its layer is the [N,K,1,L] tensor. */
+static segcam_status wrap_1d(ox *x, xnode *xn, int n_weights) {
+  for (int k = 0; k <= n_weights && k < xn->n_use; k++) {
+    int v = xn->use[k];
+    if (v < 0) continue;
+    const sc_value *c = k > 0 ? const_value(x, v) : NULL;
+    if (c && c->shape.ndim == 3) {
+      sc_shape s = {4, {c->shape.d[0], c->shape.d[1], 1, c->shape.d[2]}};
+      size_t bytes = (size_t)sc_shape_numel(&c->shape) * (c->dtype == SC_I64 ? 8 : 4);
+      void *d = malloc(bytes ? bytes : 1);
+      if (!d) return SEGCAM_E_NOMEM;
+      if (bytes) memcpy(d, c->cdata, bytes);
+      int nv = sc_graph_add_const(x->g, NULL, c->dtype, &s, d);
+      if (nv < 0) return SEGCAM_E_NOMEM;
+      xn->use[k] = nv;
+      continue;
+    }
+    if (c) return node_err(x, SEGCAM_E_SHAPE, "a 1-D window needs a rank-3 weight");
+    sc_reshape_params *rp = sc_calloc_n(1, sizeof *rp);
+    if (!rp) return SEGCAM_E_NOMEM;
+    rp->kind = SC_RESHAPE_UNSQUEEZE;
+    rp->n_axes = 1;
+    rp->axes[0] = 2;
+    SC_TRY(add_helper(x, SC_OP_RESHAPE, &v, 1, rp, &xn->use[k]));
+  }
+  xn->squeeze_out = 1;
   return SEGCAM_OK;
 }
 
@@ -668,7 +716,7 @@ static segcam_status xl_conv(ox *x, xnode *xn, int transpose) {
   sc_conv_params *p = new_params(xn, sizeof *p);
   if (!p) return SEGCAM_E_NOMEM;
   xn->op = transpose ? SC_OP_CONV_TRANSPOSE : SC_OP_CONV;
-  window w = {{0}, {0}, {0}, {0}, SC_PAD_EXPLICIT};
+  window w = {{0}, {0}, {0}, {0}, SC_PAD_EXPLICIT, 2};
   SC_TRY(read_window(x, xn, 0, &w));
   memcpy(p->kernel, w.kernel, sizeof p->kernel);
   memcpy(p->stride, w.stride, sizeof p->stride);
@@ -676,22 +724,26 @@ static segcam_status xl_conv(ox *x, xnode *xn, int transpose) {
   memcpy(p->pads, w.pads, sizeof p->pads);
   p->auto_pad = w.auto_pad;
   SC_TRY(get_int_in(x, "group", 1, 1, INT_MAX, &p->group));
+  const int nsp = w.nsp, a = 2 - nsp;
   if (transpose) {
-    SC_TRY(get_ints_exact(x, "output_padding", 2, 0, MAX_WINDOW, p->output_padding));
+    SC_TRY(get_ints_exact(x, "output_padding", nsp, 0, MAX_WINDOW, p->output_padding + a));
     int64_t os[2 * SEGCAM_MAX_DIMS];
     int n;
     SC_TRY(get_ints(x, "output_shape", os, 2 * SEGCAM_MAX_DIMS, &n));
     /* Spatial sizes only; some exporters also wrote N and C in front. */
-    if (n >= 0 && n != 2 && n != 4)
-      return node_err(x, SEGCAM_E_FORMAT, "attribute 'output_shape' has %d values, expected 2", n);
-    for (int i = 0; n >= 0 && i < 2; i++) {
-      int64_t v = os[n - 2 + i];
+    if (n >= 0 && n != nsp && n != nsp + 2)
+      return node_err(x, SEGCAM_E_FORMAT, "attribute 'output_shape' has %d values, expected %d", n,
+                      nsp);
+    for (int i = 0; n >= 0 && i < nsp; i++) {
+      int64_t v = os[n - nsp + i];
       if (v < 1 || v > MAX_ELEMS)
         return node_err(x, SEGCAM_E_FORMAT,
                         "attribute 'output_shape' value %" PRId64 " is out of range", v);
-      p->output_shape[i] = v;
+      p->output_shape[a + i] = v;
     }
+    if (n >= 0 && nsp == 1) p->output_shape[0] = 1;
   }
+  if (nsp == 1) SC_TRY(wrap_1d(x, xn, 1));
   return SEGCAM_OK;
 }
 
@@ -699,7 +751,7 @@ static segcam_status xl_pool(ox *x, xnode *xn, int is_max) {
   sc_pool_params *p = new_params(xn, sizeof *p);
   if (!p) return SEGCAM_E_NOMEM;
   xn->op = is_max ? SC_OP_MAXPOOL : SC_OP_AVGPOOL;
-  window w = {{0}, {0}, {0}, {0}, SC_PAD_EXPLICIT};
+  window w = {{0}, {0}, {0}, {0}, SC_PAD_EXPLICIT, 2};
   SC_TRY(read_window(x, xn, 1, &w));
   memcpy(p->kernel, w.kernel, sizeof p->kernel);
   memcpy(p->stride, w.stride, sizeof p->stride);
@@ -708,9 +760,39 @@ static segcam_status xl_pool(ox *x, xnode *xn, int is_max) {
   p->auto_pad = w.auto_pad;
   SC_TRY(get_int_in(x, "ceil_mode", 0, 0, 1, &p->ceil_mode));
   if (!is_max) SC_TRY(get_int_in(x, "count_include_pad", 0, 0, 1, &p->count_include_pad));
-  /* MaxPool's storage_order only concerns the Indices output, which is refused when used. */
-  int so = 0;
-  if (is_max) SC_TRY(get_int_in(x, "storage_order", 0, 0, 1, &so));
+  if (is_max) {
+    /* storage_order only concerns the Indices output (MaxPool-8), produced only when read. */
+    SC_TRY(get_int_in(x, "storage_order", 0, 0, 1, &p->storage_order));
+    const Onnx__NodeProto *np = x->np;
+    if (np->n_output > 1 && *STR(np->output[1]) && strmap_get(&x->used, np->output[1]) >= 0) {
+      if (w.nsp == 1)
+        return node_err(x, SEGCAM_E_UNSUPPORTED, "the Indices output of a 1-D MaxPool");
+      xn->n_out = 2;
+      xn->out_dtypes[1] = SC_I64;
+    }
+  }
+  if (w.nsp == 1) SC_TRY(wrap_1d(x, xn, 0));
+  return SEGCAM_OK;
+}
+
+/* MaxUnpool-9/11 (X, I, optional output_shape): kernel_shape, strides and pads as for the pools;
+ * output_shape stays an input (constant or folded). */
+static segcam_status xl_maxunpool(ox *x, xnode *xn, int arg) {
+  (void)arg;
+  sc_pool_params *p = new_params(xn, sizeof *p);
+  if (!p) return SEGCAM_E_NOMEM;
+  xn->op = SC_OP_MAXUNPOOL;
+  window w = {{0}, {0}, {0}, {0}, SC_PAD_EXPLICIT, 2};
+  SC_TRY(read_window(x, xn, 1, &w));
+  if (w.dilation[0] != 1 || w.dilation[1] != 1 || w.auto_pad != SC_PAD_EXPLICIT)
+    return node_err(x, SEGCAM_E_FORMAT, "MaxUnpool has no dilations or auto_pad");
+  if (w.nsp != 2) return node_err(x, SEGCAM_E_UNSUPPORTED, "only a 2-D MaxUnpool is supported");
+  memcpy(p->kernel, w.kernel, sizeof p->kernel);
+  memcpy(p->stride, w.stride, sizeof p->stride);
+  memcpy(p->pads, w.pads, sizeof p->pads);
+  p->dilation[0] = p->dilation[1] = 1;
+  if (x->g->values[xn->in[1]].dtype != SC_I64)
+    return node_err(x, SEGCAM_E_FORMAT, "input 'I' must be an integer tensor");
   return SEGCAM_OK;
 }
 
@@ -1101,6 +1183,24 @@ static segcam_status xl_reduce(ox *x, xnode *xn, int kind) {
   return SEGCAM_OK;
 }
 
+/* DepthToSpace (arg 1; mode DCR or CRD from opset 11, DCR before) and SpaceToDepth (arg 0). */
+static segcam_status xl_depth_space(ox *x, xnode *xn, int to_space) {
+  sc_depth_space_params *p = new_params(xn, sizeof *p);
+  if (!p) return SEGCAM_E_NOMEM;
+  xn->op = SC_OP_DEPTH_SPACE;
+  p->to_space = to_space;
+  if (!attr(x, "blocksize")) return node_err(x, SEGCAM_E_FORMAT, "missing attribute 'blocksize'");
+  SC_TRY(get_int_in(x, "blocksize", 1, 1, MAX_WINDOW, &p->blocksize));
+  if (to_space) {
+    char mode[8];
+    SC_TRY(get_str(x, "mode", "DCR", mode, sizeof mode));
+    if (strcmp(mode, "CRD") != 0 && strcmp(mode, "DCR") != 0)
+      return node_err(x, SEGCAM_E_UNSUPPORTED, "mode '%s' (expected DCR or CRD)", mode);
+    p->crd = strcmp(mode, "CRD") == 0;
+  }
+  return SEGCAM_OK;
+}
+
 static segcam_status xl_transpose(ox *x, xnode *xn, int arg) {
   (void)arg;
   sc_transpose_params *p = new_params(xn, sizeof *p);
@@ -1393,6 +1493,7 @@ static const op_entry op_table[] = {
     {"AveragePool", xl_pool, 1, 1, 0},
     {"GlobalAveragePool", xl_globalpool, 1, 1, 0},
     {"GlobalMaxPool", xl_globalpool, 1, 1, 1},
+    {"MaxUnpool", xl_maxunpool, 2, 3, 0},
     {"Resize", xl_resize, 1, 4, 0},
     {"Upsample", xl_resize, 1, 2, 1},
     {"Concat", xl_concat, 1, MANY, 0},
@@ -1410,6 +1511,8 @@ static const op_entry op_table[] = {
     {"Squeeze", xl_reshape, 1, 2, SC_RESHAPE_SQUEEZE},
     {"Unsqueeze", xl_reshape, 1, 2, SC_RESHAPE_UNSQUEEZE},
     {"Transpose", xl_transpose, 1, 1, 0},
+    {"DepthToSpace", xl_depth_space, 1, 1, 1},
+    {"SpaceToDepth", xl_depth_space, 1, 1, 0},
     {"Pad", xl_pad, 1, 4, 0},
     {"Slice", xl_slice, 1, 5, 0},
     {"Split", xl_split, 1, 2, 0},
@@ -1543,7 +1646,8 @@ static segcam_status translate_node(ox *x, const Onnx__NodeProto *np, int index)
                       nm, type);
       continue;
     }
-    sc_dtype dt = xn.out_dtype                     ? xn.out_dtype
+    sc_dtype dt = xn.out_dtypes[k]                 ? xn.out_dtypes[k]
+                  : xn.out_dtype                   ? xn.out_dtype
                   : xn.n_use > 0 && xn.use[0] >= 0 ? x->g->values[xn.use[0]].dtype
                                                    : SC_F32;
     if (!*nm) {
@@ -1556,6 +1660,12 @@ static segcam_status translate_node(ox *x, const Onnx__NodeProto *np, int index)
     }
   }
   free(xn.in);
+  int squeezed = -1; /* 1-D window op: the ONNX output 0, after the Squeeze helper */
+  if (st == SEGCAM_OK && xn.squeeze_out) {
+    squeezed = out[0];
+    out[0] = sc_graph_add_value(x->g, NULL, SC_F32, NULL);
+    if (out[0] < 0) st = SEGCAM_E_NOMEM;
+  }
   if (st != SEGCAM_OK) {
     free(xn.params);
     return st;
@@ -1563,6 +1673,15 @@ static segcam_status translate_node(ox *x, const Onnx__NodeProto *np, int index)
   if (sc_graph_add_node(x->g, x->label, type, xn.op, xn.use, xn.n_use, out, xn.n_out, xn.params) <
       0)
     return SEGCAM_E_NOMEM;
+  if (squeezed >= 0) {
+    sc_reshape_params *sp = sc_calloc_n(1, sizeof *sp);
+    if (!sp) return SEGCAM_E_NOMEM;
+    sp->kind = SC_RESHAPE_SQUEEZE;
+    sp->n_axes = 1;
+    sp->axes[0] = 2;
+    if (sc_graph_add_node(x->g, NULL, type, SC_OP_RESHAPE, &out[0], 1, &squeezed, 1, sp) < 0)
+      return SEGCAM_E_NOMEM;
+  }
   return SEGCAM_OK;
 }
 

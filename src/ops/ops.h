@@ -202,7 +202,9 @@ typedef struct sc_reduce_params {
   int64_t axes[SEGCAM_MAX_DIMS];
 } sc_reduce_params;
 
-/* MaxPool / AveragePool on NCHW. */
+/* MaxPool / AveragePool on NCHW.  MaxPool's optional output 1 (Indices, int64) holds each
+ * maximum's offset in the whole input, ((n*C + c)*H + h)*W + w, or with storage_order 1
+ * (n*C + c)*H*W + w*H + h.  MaxUnpool uses kernel, stride and pads only. */
 typedef struct sc_pool_params {
   int kernel[2];
   int stride[2];
@@ -211,6 +213,7 @@ typedef struct sc_pool_params {
   sc_autopad auto_pad;
   int ceil_mode;
   int count_include_pad;
+  int storage_order;
 } sc_pool_params;
 
 /* GlobalAveragePool / GlobalMaxPool on [N,C,H,W] -> [N,C,1,1] (keepdims) or [N,C]. */
@@ -287,6 +290,16 @@ typedef struct sc_reshape_params {
   int n_axes;
   int64_t axes[SEGCAM_MAX_DIMS];
 } sc_reshape_params;
+
+/* DepthToSpace / SpaceToDepth on NCHW with block size b.  The depth form is [N, C*b*b, H, W], the
+ * space form [N, C, H*b, W*b]; pixel (h*b + i, w*b + j) of channel c of the space form is pixel
+ * (h, w) of depth channel (i*b + j)*C + c (DCR: ONNX's default, and SpaceToDepth's only order) or
+ * c*b*b + i*b + j (CRD: PyTorch's PixelShuffle). */
+typedef struct sc_depth_space_params {
+  int to_space; /* 1: DepthToSpace (depth form in), 0: SpaceToDepth (space form in) */
+  int crd;
+  int blocksize;
+} sc_depth_space_params;
 
 typedef struct sc_transpose_params {
   int n_perm; /* 0 = reverse the axes */

@@ -5,11 +5,14 @@
  * taps are computed on the fly, so padding is never materialised: padded cells never win a max
  * (TF pads with -FLT_MAX, ONNX with -inf) and are counted in an average only with
  * count_include_pad = 1.  The max backward recomputes each window's argmax from the input (hence
- * bw_needs = input 0) instead of storing indices.
- * Not here: MaxPool's Indices output and storage_order, LpPool, 1-D/3-D pools (loaders express a
- * 1-D pool with H = 1). */
+ * bw_needs = input 0) instead of storing indices, also when the Indices output is produced.
+ * MaxUnpool scatters each value to the position its index names and routes the gradient back from
+ * there.
+ * Not here: LpPool, 1-D/3-D pools (loaders express a 1-D pool with H = 1). */
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "ops/ops.h"
@@ -134,8 +137,7 @@ static segcam_status pool_infer(sc_opctx *c, int is_max) {
   if (!pp) return sc_node_error(c, SEGCAM_E_INTERNAL, "missing pool parameters");
   if (!x || x->dtype != SC_F32 || x->shape.ndim != 4)
     return sc_node_error(c, SEGCAM_E_SHAPE, "input must be a float [N,C,H,W] tensor");
-  if (is_max && c->node->n_out > 1 && c->out[1])
-    return sc_node_error(c, SEGCAM_E_UNSUPPORTED, "the Indices output is not supported");
+  const int want_idx = is_max && c->node->n_out > 1 && c->out[1];
   pool_geom g;
   g.N = x->shape.d[0];
   g.C = x->shape.d[1];
@@ -168,6 +170,12 @@ static segcam_status pool_infer(sc_opctx *c, int is_max) {
   y->shape.d[1] = g.C;
   y->shape.d[2] = g.P;
   y->shape.d[3] = g.Q;
+  if (want_idx) {
+    if (g.N * g.C * g.H * g.W > ((int64_t)1 << 53))
+      return sc_node_error(c, SEGCAM_E_NOMEM, "tensor too large for Indices");
+    c->out[1]->dtype = SC_I64;
+    c->out[1]->shape = y->shape;
+  }
   return SEGCAM_OK;
 }
 
@@ -202,17 +210,28 @@ static int64_t window_argmax(const float *x, const pool_geom *g, int64_t p, int6
   return best;
 }
 
+/* Output 1 (Indices), when produced: the argmax as an offset in the whole input tensor, in the
+ * row-major (storage_order 0) or column-major (1) order of each [H,W] plane (ONNX MaxPool-8+). */
 static segcam_status maxpool_forward(sc_opctx *c) {
+  const sc_pool_params *pp = c->node->params;
   const pool_geom g = geom_load(c->state);
   const float *X = c->in[0]->data; /* [N,C,H,W] */
   float *Y = c->out[0]->data;      /* [N,C,P,Q] */
+  int64_t *I = NULL;               /* [N,C,P,Q] */
+  if (c->node->n_out > 1 && c->out[1]) I = c->out[1]->data;
+  const int col_major = pp->storage_order != 0;
   int64_t planes = g.N * g.C;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < planes; b++)
     for (int64_t p = 0; p < g.P; p++) {
       const float *x = X + b * g.H * g.W;
       float *y = Y + (b * g.P + p) * g.Q;
-      for (int64_t q = 0; q < g.Q; q++) y[q] = x[window_argmax(x, &g, p, q)];
+      for (int64_t q = 0; q < g.Q; q++) {
+        int64_t a = window_argmax(x, &g, p, q);
+        y[q] = x[a];
+        if (I)
+          I[(b * g.P + p) * g.Q + q] = b * g.H * g.W + (col_major ? a % g.W * g.H + a / g.W : a);
+      }
     }
   return SEGCAM_OK;
 }
@@ -314,6 +333,149 @@ static segcam_status avgpool_backward(sc_opctx *c) {
   return SEGCAM_OK;
 }
 
+/* ---- MaxUnpool ------------------------------------------------------------------------------- */
+
+/* MaxUnpool (ONNX 9/11): X [N,C,P,Q] float, I [N,C,P,Q] int64, optional output_shape (int64, 4
+ * values, constant or folded).  Y is zero except Y.flat[I[e]] = X[e].  Output size: output_shape,
+ * or (P - 1) * stride + kernel - pads along each axis.  Every index must point into its element's
+ * own (n, c) plane of Y, as MaxPool's do, so that planes are independent; others are refused at
+ * run time.  Where indices repeat (overlapping pool windows) the last element in scan order wins,
+ * as in onnxruntime's loop and PyTorch's CPU kernel, and the VJP sends dY at that cell to that
+ * element only: the exact derivative of this forward (PyTorch's autograd instead gathers dY for
+ * every element, which differs only on repeats).
+ * state: i[0] N*C planes, i[1] P*Q, i[2] H*W (an output plane), i[3] threads of the scratch. */
+static segcam_status maxunpool_infer(sc_opctx *c) {
+  const sc_pool_params *pp = c->node->params;
+  if (!pp) return sc_node_error(c, SEGCAM_E_INTERNAL, "missing MaxUnpool parameters");
+  if (c->node->n_in < 2 || !c->in[0] || !c->in[1] || c->node->n_out < 1 || !c->out[0])
+    return sc_node_error(c, SEGCAM_E_FORMAT, "needs inputs X and I and one output");
+  const sc_tensor *x = c->in[0], *ix = c->in[1];
+  char b1[160], b2[160];
+  SC_TRY(sc_check_tensor(c, x, "input X", SC_DT_F32));
+  SC_TRY(sc_check_tensor(c, ix, "input I", SC_DT_I64));
+  if (x->shape.ndim != 4)
+    return sc_node_error(c, SEGCAM_E_SHAPE, "input X must be [N,C,H,W], got %s",
+                         sc_shape_str(&x->shape, b1, sizeof b1));
+  if (!sc_shape_equal(&x->shape, &ix->shape))
+    return sc_node_error(c, SEGCAM_E_SHAPE, "indices %s do not have the shape of X %s",
+                         sc_shape_str(&ix->shape, b1, sizeof b1),
+                         sc_shape_str(&x->shape, b2, sizeof b2));
+  const int64_t N = x->shape.d[0], C = x->shape.d[1];
+  int64_t out[4] = {N, C, 0, 0};
+  for (int a = 0; a < 2; a++) {
+    int64_t in = x->shape.d[2 + a], k = pp->kernel[a], s = pp->stride[a] ? pp->stride[a] : 1;
+    int64_t pb = pp->pads[a], pe = pp->pads[a + 2];
+    if (k < 1 || k > POOL_DIM_MAX || s < 1 || s > POOL_DIM_MAX || pb < 0 || pe < 0 ||
+        pb > POOL_DIM_MAX || pe > POOL_DIM_MAX || in < 1 || in > POOL_DIM_MAX)
+      return sc_node_error(c, SEGCAM_E_SHAPE,
+                           "bad %s geometry: input %" PRId64 ", kernel %" PRId64 ", stride %" PRId64
+                           ", pads %" PRId64 ", %" PRId64,
+                           a ? "width" : "height", in, k, s, pb, pe);
+    out[2 + a] = (in - 1) * s + k - pb - pe;
+  }
+  if (c->node->n_in > 2 && c->in[2]) {
+    const sc_tensor *os = c->in[2];
+    if (!os->data)
+      return sc_node_error(c, SEGCAM_E_UNSUPPORTED,
+                           "output_shape (input 2) must be a constant or folded before the run");
+    if (os->dtype != SC_I64 || os->shape.ndim != 1 || os->shape.d[0] != 4)
+      return sc_node_error(c, SEGCAM_E_SHAPE, "output_shape must be 4 int64 values, got %s",
+                           sc_shape_str(&os->shape, b1, sizeof b1));
+    const int64_t *v = os->data;
+    if (v[0] != N || v[1] != C)
+      return sc_node_error(c, SEGCAM_E_SHAPE,
+                           "output_shape [%" PRId64 ",%" PRId64 ",...] does not keep N, C of X %s",
+                           v[0], v[1], sc_shape_str(&x->shape, b1, sizeof b1));
+    out[2] = v[2];
+    out[3] = v[3];
+  }
+  if (out[2] < 1 || out[3] < 1 || out[2] > POOL_DIM_MAX || out[3] > POOL_DIM_MAX)
+    return sc_node_error(c, SEGCAM_E_SHAPE, "output size %" PRId64 " x %" PRId64 " is not valid",
+                         out[2], out[3]);
+  const int64_t planes = N * C, PQ = x->shape.d[2] * x->shape.d[3], HW = out[2] * out[3];
+  if (planes > ((int64_t)1 << 40) / (HW > PQ ? HW : PQ))
+    return sc_node_error(c, SEGCAM_E_NOMEM, "tensor too large");
+  const int64_t nt = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
+  c->state->i[0] = planes;
+  c->state->i[1] = PQ;
+  c->state->i[2] = HW;
+  c->state->i[3] = nt;
+  c->scratch_size = (size_t)(nt * HW); /* backward: one byte per output cell per thread */
+  sc_tensor *y = c->out[0];
+  y->dtype = SC_F32;
+  y->shape.ndim = 4;
+  for (int i = 0; i < 4; i++) y->shape.d[i] = out[i];
+  return SEGCAM_OK;
+}
+
+static segcam_status maxunpool_forward(sc_opctx *c) {
+  const int64_t planes = c->state->i[0], PQ = c->state->i[1], HW = c->state->i[2];
+  const float *X = c->in[0]->data;   /* [planes, PQ] */
+  const int64_t *I = c->in[1]->data; /* [planes, PQ] */
+  float *Y = c->out[0]->data;        /* [planes, HW] */
+  int64_t bad = -1;                  /* first element whose index leaves its plane */
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < planes; b++) {
+    const float *x = X + b * PQ;
+    const int64_t *ib = I + b * PQ;
+    float *y = Y + b * HW;
+    memset(y, 0, (size_t)HW * sizeof *y);
+    for (int64_t e = 0; e < PQ; e++) {
+      const int64_t l = ib[e] - b * HW;
+      if (l < 0 || l >= HW) {
+#pragma omp critical(maxunpool_bad)
+        if (bad < 0 || b * PQ + e < bad) bad = b * PQ + e;
+        break;
+      }
+      y[l] = x[e];
+    }
+  }
+  if (bad >= 0) {
+    const int64_t b = bad / PQ;
+    return sc_node_error(c, SEGCAM_E_ARG,
+                         "index %" PRId64 " of element %" PRId64
+                         " is outside its channel plane [%" PRId64 ", %" PRId64
+                         ") of the output (indices must come from a MaxPool over the same N, C)",
+                         I[bad], bad, b * HW, (b + 1) * HW);
+  }
+  return SEGCAM_OK;
+}
+
+/* dX[e] += dY[I[e]] for the element e that the forward wrote last to that cell: a reverse scan of
+ * each plane takes the first element that reaches a cell and marks the cell in a per-thread byte
+ * map (cleared again by a second pass over the same indices). */
+static segcam_status maxunpool_backward(sc_opctx *c) {
+  if (!c->din[0]) return SEGCAM_OK;
+  const int64_t planes = c->state->i[0], PQ = c->state->i[1], HW = c->state->i[2];
+  const int nt = (int)c->state->i[3];
+  const int64_t *I = c->in[1]->data; /* [planes, PQ] */
+  const float *dY = c->dout[0];      /* [planes, HW] */
+  float *dX = c->din[0];             /* [planes, PQ] */
+  unsigned char *seen = c->scratch;
+  memset(seen, 0, (size_t)(nt * HW));
+#pragma omp parallel num_threads(nt)
+  {
+    unsigned char *mark = seen + (int64_t)omp_get_thread_num() * HW;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < planes; b++) {
+      const int64_t *ib = I + b * PQ;
+      const float *dy = dY + b * HW;
+      float *dx = dX + b * PQ;
+      for (int64_t e = PQ - 1; e >= 0; e--) {
+        const int64_t l = ib[e] - b * HW;
+        if (l < 0 || l >= HW || mark[l]) continue;
+        mark[l] = 1;
+        dx[e] += dy[l];
+      }
+      for (int64_t e = 0; e < PQ; e++) {
+        const int64_t l = ib[e] - b * HW;
+        if (l >= 0 && l < HW) mark[l] = 0;
+      }
+    }
+  }
+  return SEGCAM_OK;
+}
+
 /* ---- GlobalAveragePool / GlobalMaxPool ------------------------------------------------------- */
 
 /* [N,C,D1..Dk] -> [N,C,1..1] (keepdims) or [N,C]; state: i[0] = N*C planes, i[1] = spatial size. */
@@ -403,6 +565,11 @@ const sc_opdef sc_op_avgpool = {.name = "avgpool",
                                 .forward = avgpool_forward,
                                 .backward = avgpool_backward};
 /* The max variant reads the input in backward; the average one does not, but bw_needs is per op. */
+const sc_opdef sc_op_maxunpool = {.name = "maxunpool",
+                                  .infer = maxunpool_infer,
+                                  .forward = maxunpool_forward,
+                                  .backward = maxunpool_backward,
+                                  .bw_needs = SC_NEEDS_IN(1)};
 const sc_opdef sc_op_globalpool = {.name = "globalpool",
                                    .infer = globalpool_infer,
                                    .forward = globalpool_forward,

@@ -6,7 +6,7 @@
  * starts/ends/axes/steps) must be constants or folded before the run: infer reads them and keeps
  * the resolved numbers in the node state.  Transpose and Slice share one strided-copy routine,
  * with a tiled path for the 2-D transposes NCHW <-> NHWC reduce to.
- * Not here: Split, Tile, Expand, DepthToSpace. */
+ * Not here: Split, Tile, Expand (loader translations), DepthToSpace (depth_space.c). */
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
