@@ -39,6 +39,12 @@ echo "not a png either" >"$T/fake.png"
 # a PNG signature and an IHDR claiming 4294967295 x 1 pixels, then nothing
 printf '\211PNG\r\n\032\n\000\000\000\015IHDR\377\377\377\377\000\000\000\001' >"$T/huge.png"
 printf '\010\002\000\000\000' >>"$T/huge.png"
+# a well-formed 65-byte PNG whose IHDR promises 16384 x 16384 gray pixels (the 2^28-pixel limit,
+# so allowed) and whose IDAT is an empty zlib stream
+printf '\211PNG\r\n\032\n\000\000\000\015IHDR\000\000@\000\000\000@\000\010\000\000\000\000\214\243OX' \
+  >"$T/promise.png"
+printf '\000\000\000\010IDATx\234\003\000\000\000\000\001H\006\211\322\000\000\000\000IEND\256B`\202' \
+  >>"$T/promise.png"
 : >"$T/empty.onnx"
 mkdir -p "$T/emptydir" "$T/mixed"
 cp "$SED_PNG" "$T/mixed/a.png"
@@ -74,6 +80,8 @@ expect "text file named .png" 1 "fake.png" -- \
   predict --model "$PT26" --image "$T/fake.png" --out "$O"
 expect "PNG with absurd dimensions" 1 "huge.png" -- \
   predict --model "$PT26" --image "$T/huge.png" --out "$O"
+expect "small PNG promising 16384x16384 pixels" 1 "promise.png|16384x16384" -- \
+  predict --model "$PT26" --image "$T/promise.png" --out "$O"
 expect "RGB image into a 4-channel model (default keep)" 1 \
   "img_sed_input_00050.png|pt113_cloud_unet_op10.onnx|3 channels|needs 4" -- \
   predict --model "$PT113" --image "$SED_PNG" --out "$O"

@@ -5,8 +5,16 @@
  * must be released after such a jump in a state struct owned by the caller of the function that
  * calls setjmp, so no automatic variable changed after setjmp is read after the jump (C11
  * 7.13.2.1), and cleanup happens in one place.  A corrupt or truncated file gives
- * SEGCAM_E_FORMAT (SEGCAM_E_IO for a read error) with the codec's message and the file name;
- * libjpeg's default error_exit, which calls exit(), is replaced. */
+ * SEGCAM_E_FORMAT (SEGCAM_E_IO for a read error) with the codec's message, the file name and
+ * the row where the data ran out; libjpeg's default error_exit, which calls exit(), is replaced.
+ *
+ * Both decode row by row into a buffer that grows as rows arrive (grow), never from the header's
+ * dimensions alone, so a small file claiming a huge image costs little memory.  Adam7 PNGs are
+ * read pass by pass as the sub-images they are, kept as decoded, and scattered into the image
+ * once all have arrived.  A PNG whose declared image data exceeds what deflate can expand its
+ * file to is refused before any allocation.  (libjpeg
+ * itself allocates a whole-image coefficient buffer for progressive and multi-scan files at
+ * jpeg_start_decompress, 2 bytes per sample, but touches it only as scans are decoded.) */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -41,17 +49,48 @@ static segcam_status check_dims(const char *kind, const char *path, int64_t w, i
   return SEGCAM_OK;
 }
 
+/* ---- buffers grown as rows arrive ----------------------------------------------------- */
+
+/* A header's dimensions are only a promise.  Decoded rows go to a buffer that starts at 4 MiB
+ * (or the whole image when smaller) and doubles, up to the size the header declares, as rows
+ * actually arrive.  A file that lies about its size fails on its missing data, having allocated
+ * at most twice what the data it does hold decodes to. */
+#define SC_IMAGE_FIRST_BYTES ((size_t)4 << 20)
+
+/* Returns buf enlarged so that it holds at least need <= max bytes (*cap is its size), or NULL
+ * with SEGCAM_E_NOMEM set (buf is then still the caller's to free). */
+static void *grow(void *buf, size_t *cap, size_t need, size_t max) {
+  if (need <= *cap) return buf;
+  size_t n = *cap ? *cap : SC_IMAGE_FIRST_BYTES;
+  while (n < need && n < max) n = n > max / 2 ? max : 2 * n;
+  if (n > max) n = max;
+  void *p = sc_realloc_n(buf, n, 1);
+  if (p) *cap = n;
+  return p;
+}
+
 /* ---- PNG reading ------------------------------------------------------------------------ */
+
+/* Deflate never expands more than 1032:1 (a 258-byte match coded in 2 bits), so image data of
+ * more than 1032 times the file's size cannot be in the file. */
+#define SC_DEFLATE_MAX_RATIO 1032
 
 typedef struct png_rstate {
   const char *path;
   FILE *f;
+  int64_t file_size; /* -1 when not known (a pipe) */
   png_structp png;
   png_infop info;
-  uint8_t *raw;    /* decoded rows, rowbytes each */
-  png_bytep *rows; /* pointers into raw */
-  float *data;
+  uint8_t *row; /* one decoded row (of an interlace pass), rowbytes */
+  uint8_t *raw; /* interlaced: the pass sub-images one after another, as decoded */
+  size_t raw_cap, raw_len;
+  float *data; /* the image; when not interlaced, grown as rows arrive */
+  size_t cap;  /* bytes */
   int64_t w, h, c;
+  int interlaced;
+  int pass;         /* where the data ran out, for the message */
+  int64_t pass_row; /* -1 before the pixel data */
+  int64_t pass_rows;
   segcam_status status;  /* set when we (not libpng) found the error; message already set */
   char msg[PNG_MSG_LEN]; /* libpng's message */
 } png_rstate;
@@ -70,6 +109,45 @@ static void png_warning_cb(png_structp png, png_const_charp msg) {
   (void)msg;
 }
 
+/* Rows and columns of Adam7 pass p (0..6) of a w x h image, or of the one pass of a
+ * non-interlaced image. */
+static int64_t pass_rows(int interlaced, int p, int64_t h) {
+  return interlaced ? (int64_t)PNG_PASS_ROWS((uint64_t)h, p) : h;
+}
+static int64_t pass_cols(int interlaced, int p, int64_t w) {
+  return interlaced ? (int64_t)PNG_PASS_COLS((uint64_t)w, p) : w;
+}
+
+/* Bytes of filtered image data the IHDR promises: one filter byte and the packed pixels per row
+ * of every non-empty pass. */
+static uint64_t png_data_bytes(int64_t w, int64_t h, int interlaced, int bits_per_pixel) {
+  uint64_t n = 0;
+  for (int p = 0; p < (interlaced ? 7 : 1); p++) {
+    uint64_t rows = (uint64_t)pass_rows(interlaced, p, h),
+             cols = (uint64_t)pass_cols(interlaced, p, w);
+    if (rows && cols) n += rows * (1 + (cols * (uint64_t)bits_per_pixel + 7) / 8);
+  }
+  return n;
+}
+
+/* n samples of 8 or 16 bits (big-endian) to floats in [0, 255]. */
+static void samples_to_float(const uint8_t *src, size_t n, int bits, float *dst) {
+  if (bits == 8) {
+    for (size_t i = 0; i < n; i++) dst[i] = (float)src[i];
+  } else { /* scale 0..65535 to 0..255 */
+    for (size_t i = 0; i < n; i++) {
+      unsigned v = ((unsigned)src[2 * i] << 8) | src[2 * i + 1];
+      dst[i] = (float)((double)v * (255.0 / 65535.0));
+    }
+  }
+}
+
+static int png_nomem(png_rstate *st) {
+  sc_error_prefix("png: %s", st->path);
+  st->status = SEGCAM_E_NOMEM;
+  return -1;
+}
+
 static int png_decode(png_rstate *st) {
   if (setjmp(png_jmpbuf(st->png))) return -1;
   png_init_io(st->png, st->f);
@@ -80,12 +158,23 @@ static int png_decode(png_rstate *st) {
   int depth, color, interlace;
   png_get_IHDR(st->png, st->info, &w, &h, &depth, &color, &interlace, NULL, NULL);
   if ((st->status = check_dims("png", st->path, w, h)) != SEGCAM_OK) return -1;
+  st->interlaced = interlace == PNG_INTERLACE_ADAM7;
+  uint64_t need = png_data_bytes(w, h, st->interlaced, depth * png_get_channels(st->png, st->info));
+  if (st->file_size >= 0 && need > (uint64_t)st->file_size * SC_DEFLATE_MAX_RATIO) {
+    st->status = sc_error(SEGCAM_E_FORMAT,
+                          "png: %s: header promises %lux%lu pixels, %llu bytes of image data, "
+                          "more than a file of %lld bytes holds even compressed",
+                          st->path, (unsigned long)w, (unsigned long)h, (unsigned long long)need,
+                          (long long)st->file_size);
+    return -1;
+  }
 
-  /* Normalise to 8- or 16-bit samples of 1 (G), 2 (GA), 3 (RGB) or 4 (RGBA) channels. */
+  /* Normalise to 8- or 16-bit samples of 1 (G), 2 (GA), 3 (RGB) or 4 (RGBA) channels.  Adam7
+   * passes are read as the sub-images they are, without png_set_interlace_handling (which needs
+   * the whole image in memory for the first pass), and scattered into place at the end. */
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(st->png);
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(st->png);
   if (png_get_valid(st->png, st->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(st->png);
-  (void)png_set_interlace_handling(st->png);
   png_read_update_info(st->png, st->info);
 
   int c = png_get_channels(st->png, st->info);
@@ -100,33 +189,64 @@ static int png_decode(png_rstate *st) {
     return -1;
   }
   st->w = w, st->h = h, st->c = c;
-  if (!(st->raw = sc_calloc_n(h, rowbytes)) || !(st->rows = sc_calloc_n(h, sizeof *st->rows)) ||
-      !(st->data = sc_calloc_n((size_t)w * h * c, sizeof *st->data))) {
-    st->status = SEGCAM_E_NOMEM;
-    return -1;
+  if (!(st->row = sc_malloc(rowbytes))) return png_nomem(st);
+  size_t row_len = (size_t)w * c, image_bytes = row_len * h * sizeof(float);
+  size_t px_bytes = (size_t)c * bps, raw_bytes = (size_t)w * h * px_bytes;
+  for (int p = 0; p < (st->interlaced ? 7 : 1); p++) {
+    int64_t rows = pass_rows(st->interlaced, p, h), cols = pass_cols(st->interlaced, p, w);
+    if (rows == 0 || cols == 0) continue; /* libpng skips empty passes too */
+    st->pass = p, st->pass_rows = rows;
+    for (int64_t r = 0; r < rows; r++) {
+      st->pass_row = r;
+      png_read_row(st->png, st->row, NULL);
+      void *q;
+      if (!st->interlaced) {
+        if (!(q = grow(st->data, &st->cap, (size_t)(r + 1) * row_len * sizeof(float), image_bytes)))
+          return png_nomem(st);
+        st->data = q;
+        samples_to_float(st->row, row_len, bits, st->data + (size_t)r * row_len);
+      } else {
+        size_t n = (size_t)cols * px_bytes;
+        if (!(q = grow(st->raw, &st->raw_cap, st->raw_len + n, raw_bytes))) return png_nomem(st);
+        st->raw = q;
+        memcpy(st->raw + st->raw_len, st->row, n);
+        st->raw_len += n;
+      }
+    }
   }
-  for (png_uint_32 y = 0; y < h; y++) st->rows[y] = st->raw + (size_t)y * rowbytes;
-  png_read_image(st->png, st->rows); /* handles Adam7 passes */
+  st->pass_row = -1;
   /* Reading up to IEND makes a file cut off after its last IDAT an error too. */
   png_read_end(st->png, NULL);
-
-  size_t n = (size_t)w * h * c;
-  if (bits == 8) {
-    for (size_t i = 0; i < n; i++) st->data[i] = (float)st->raw[i];
-  } else { /* 16-bit samples are big-endian; scale 0..65535 to 0..255 */
-    for (size_t i = 0; i < n; i++) {
-      unsigned v = ((unsigned)st->raw[2 * i] << 8) | st->raw[2 * i + 1];
-      st->data[i] = (float)((double)v * (255.0 / 65535.0));
+  if (st->interlaced) {
+    /* Every pixel has arrived: scatter the passes (Adam7 tiles the image exactly). */
+    if (st->raw_len != raw_bytes) { /* cannot happen: libpng returned every row asked for */
+      st->status = sc_error(SEGCAM_E_INTERNAL, "png: %s: %zu of %zu bytes of interlaced data",
+                            st->path, st->raw_len, raw_bytes);
+      return -1;
+    }
+    if (!(st->data = sc_malloc(image_bytes))) return png_nomem(st);
+    const uint8_t *src = st->raw;
+    for (int p = 0; p < 7; p++) {
+      int64_t rows = pass_rows(1, p, h), cols = pass_cols(1, p, w);
+      for (int64_t r = 0; r < rows && cols > 0; r++) {
+        size_t y = PNG_ROW_FROM_PASS_ROW((size_t)r, p);
+        for (int64_t i = 0; i < cols; i++, src += px_bytes) {
+          size_t x = PNG_COL_FROM_PASS_COL((size_t)i, p);
+          samples_to_float(src, (size_t)c, bits, st->data + (y * w + x) * c);
+        }
+      }
     }
   }
   return 0;
 }
 
-static segcam_status load_png(const char *path, FILE *f, sc_image *out) {
+static segcam_status load_png(const char *path, FILE *f, int64_t file_size, sc_image *out) {
   png_rstate st;
   memset(&st, 0, sizeof st);
   st.path = path;
   st.f = f;
+  st.file_size = file_size;
+  st.pass_row = -1;
   st.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, st.msg, png_error_cb, png_warning_cb);
   if (!st.png) return sc_error(SEGCAM_E_NOMEM, "png: %s: cannot create a decoder", path);
   st.info = png_create_info_struct(st.png);
@@ -136,14 +256,21 @@ static segcam_status load_png(const char *path, FILE *f, sc_image *out) {
   }
   int rc = png_decode(&st);
   png_destroy_read_struct(&st.png, &st.info, NULL);
-  free(st.rows);
+  free(st.row);
   free(st.raw);
   if (rc != 0) {
     free(st.data);
     if (st.status != SEGCAM_OK) return st.status;
-    if (ferror(f)) return sc_error(SEGCAM_E_IO, "png: %s: read error", path);
-    if (feof(f)) return sc_error(SEGCAM_E_FORMAT, "png: %s: truncated file", path);
-    return sc_error(SEGCAM_E_FORMAT, "png: %s: corrupt or truncated file (%s)", path, st.msg);
+    /* Where the pixel data stopped, when it did. */
+    char at[96] = "";
+    if (st.pass_row >= 0 && st.interlaced)
+      snprintf(at, sizeof at, " in interlace pass %d of 7, at its row %lld of %lld", st.pass + 1,
+               (long long)st.pass_row, (long long)st.pass_rows);
+    else if (st.pass_row >= 0)
+      snprintf(at, sizeof at, " at row %lld of %lld", (long long)st.pass_row, (long long)st.h);
+    if (ferror(f)) return sc_error(SEGCAM_E_IO, "png: %s: read error%s", path, at);
+    if (feof(f)) return sc_error(SEGCAM_E_FORMAT, "png: %s: truncated file%s", path, at);
+    return sc_error(SEGCAM_E_FORMAT, "png: %s: corrupt or truncated file%s (%s)", path, at, st.msg);
   }
   out->w = st.w, out->h = st.h, out->c = st.c, out->data = st.data;
   return SEGCAM_OK;
@@ -160,15 +287,22 @@ typedef struct jpeg_rstate {
   jmp_buf jmp;
   int created;
   uint8_t *row;
-  float *data;
+  float *data; /* grown as rows arrive */
+  size_t cap;  /* bytes */
   int64_t w, h, c;
+  int64_t at_row; /* -1 before the scanlines are read */
   segcam_status status;
   char msg[JMSG_LENGTH_MAX];
 } jpeg_rstate;
 
+/* libjpeg's own allocations (the whole-image coefficient buffer of a progressive file is the
+ * large one) failing is not a fault of the file. */
 static void jpeg_error_exit_cb(j_common_ptr cinfo) {
   jpeg_rstate *st = cinfo->client_data;
   (*cinfo->err->format_message)(cinfo, st->msg);
+  if (cinfo->err->msg_code == JERR_OUT_OF_MEMORY)
+    st->status =
+        sc_error(SEGCAM_E_NOMEM, "jpeg: %s: out of memory in the decoder (%s)", st->path, st->msg);
   longjmp(st->jmp, 1);
 }
 
@@ -211,6 +345,12 @@ static uint8_t mul255(unsigned a, unsigned b) {
   return (uint8_t)((a * b + 127) / 255);
 }
 
+static int jpeg_nomem(jpeg_rstate *st) {
+  sc_error_prefix("jpeg: %s", st->path);
+  st->status = SEGCAM_E_NOMEM;
+  return -1;
+}
+
 static int jpeg_decode(jpeg_rstate *st) {
   struct jpeg_decompress_struct *ci = &st->cinfo;
   if (setjmp(st->jmp)) return -1;
@@ -243,20 +383,21 @@ static int jpeg_decode(jpeg_rstate *st) {
   }
   int c = cmyk ? 3 : comps;
   st->w = w, st->h = h, st->c = c;
-  if (!(st->row = sc_calloc_n((size_t)w, (size_t)comps)) ||
-      !(st->data = sc_calloc_n((size_t)(w * h * c), sizeof *st->data))) {
-    st->status = SEGCAM_E_NOMEM;
-    return -1;
-  }
+  if (!(st->row = sc_calloc_n((size_t)w, (size_t)comps))) return jpeg_nomem(st);
   /* Photoshop (which writes the Adobe marker) stores CMYK inverted: 0 means full ink. */
   int inverted = ci->saw_Adobe_marker;
   while (ci->output_scanline < ci->output_height) {
     int64_t y = ci->output_scanline;
+    st->at_row = y;
     JSAMPROW r = st->row;
     if (jpeg_read_scanlines(ci, &r, 1) != 1) {
-      snprintf(st->msg, sizeof st->msg, "no data at row %lld", (long long)y);
+      snprintf(st->msg, sizeof st->msg, "no data");
       return -1;
     }
+    void *q = grow(st->data, &st->cap, (size_t)((y + 1) * w * c) * sizeof(float),
+                   (size_t)(h * w * c) * sizeof(float));
+    if (!q) return jpeg_nomem(st);
+    st->data = q;
     float *dst = st->data + y * w * c;
     if (!cmyk) {
       for (int64_t i = 0; i < w * c; i++) dst[i] = (float)st->row[i];
@@ -271,6 +412,7 @@ static int jpeg_decode(jpeg_rstate *st) {
       }
     }
   }
+  st->at_row = -1;
   (void)jpeg_finish_decompress(ci);
   return 0;
 }
@@ -285,18 +427,24 @@ static segcam_status load_jpeg(const char *path, FILE *f, sc_image *out) {
   st->jerr.emit_message = jpeg_emit_message_cb;
   st->jerr.output_message = jpeg_output_message_cb;
   st->cinfo.client_data = st;
+  st->at_row = -1;
   int rc = jpeg_decode(st);
   if (st->created) jpeg_destroy_decompress(&st->cinfo);
   free(st->row);
   segcam_status s = SEGCAM_OK;
   if (rc != 0) {
     free(st->data);
+    /* Where the pixel data stopped, when it did while rows were being read. */
+    char at[64] = "";
+    if (st->at_row >= 0)
+      snprintf(at, sizeof at, " at row %lld of %lld", (long long)st->at_row, (long long)st->h);
     if (st->status != SEGCAM_OK)
       s = st->status;
     else if (ferror(f))
-      s = sc_error(SEGCAM_E_IO, "jpeg: %s: read error", path);
+      s = sc_error(SEGCAM_E_IO, "jpeg: %s: read error%s", path, at);
     else
-      s = sc_error(SEGCAM_E_FORMAT, "jpeg: %s: corrupt or truncated file (%s)", path, st->msg);
+      s = sc_error(SEGCAM_E_FORMAT, "jpeg: %s: corrupt or truncated file%s (%s)", path, at,
+                   st->msg);
   } else {
     out->w = st->w, out->h = st->h, out->c = st->c, out->data = st->data;
   }
@@ -305,6 +453,19 @@ static segcam_status load_jpeg(const char *path, FILE *f, sc_image *out) {
 }
 
 /* ---- loading by magic bytes ------------------------------------------------------------- */
+
+/* The length of a seekable file, -1 when it cannot be known (a pipe), or -2 when the position
+ * could not be restored. */
+static int64_t stream_size(FILE *f) {
+  long here = ftell(f);
+  if (here < 0 || fseek(f, 0, SEEK_END) != 0) {
+    clearerr(f);
+    return -1;
+  }
+  long end = ftell(f);
+  if (fseek(f, here, SEEK_SET) != 0) return -2;
+  return end >= here ? (int64_t)end : -1;
+}
 
 segcam_status sc_image_load(const char *path, sc_image *out) {
   if (!out) return sc_error(SEGCAM_E_ARG, "image: no output");
@@ -319,7 +480,11 @@ segcam_status sc_image_load(const char *path, sc_image *out) {
   if (ferror(f)) {
     s = sc_error(SEGCAM_E_IO, "image: %s: cannot read: %s", path, strerror(errno));
   } else if (n == 8 && memcmp(magic, png_sig, 8) == 0) {
-    s = load_png(path, f, out);
+    int64_t size = stream_size(f);
+    if (size == -2)
+      s = sc_error(SEGCAM_E_IO, "image: %s: cannot seek: %s", path, strerror(errno));
+    else
+      s = load_png(path, f, size, out);
   } else if (n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) {
     rewind(f);
     s = load_jpeg(path, f, out);

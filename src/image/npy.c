@@ -311,7 +311,10 @@ static segcam_status npy_read_file(const char *path, FILE *f, sc_npy *out) {
     return sc_error(SEGCAM_E_FORMAT, "npy: %s: header of %llu bytes is implausibly long", path,
                     (unsigned long long)hlen);
   char *hdr = sc_malloc((size_t)hlen + 1);
-  if (!hdr) return SEGCAM_E_NOMEM;
+  if (!hdr) {
+    sc_error_prefix("npy: %s", path);
+    return SEGCAM_E_NOMEM;
+  }
   if (fread(hdr, 1, (size_t)hlen, f) != (size_t)hlen) {
     free(hdr);
     return sc_error(SEGCAM_E_FORMAT, "npy: %s: truncated header", path);
@@ -365,6 +368,7 @@ static segcam_status npy_read_file(const char *path, FILE *f, sc_npy *out) {
   if (!data || !buf) {
     free(data);
     free(buf);
+    sc_error_prefix("npy: %s", path);
     return SEGCAM_E_NOMEM;
   }
   for (uint64_t done = 0; done < count;) {
