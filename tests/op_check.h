@@ -232,4 +232,16 @@ static inline void oc_gradcheck_acc(oc_case *k, const char *name, double eps, do
   oc_check_accumulates(k, name);
 }
 
+/* Runs the case expecting status `want` and, on failure, a message naming the node (the case's
+ * node is named `what`); frees the case. */
+static inline void oc_expect_error(const char *what, oc_case *k, segcam_status want) {
+  segcam_status s = oc_run(k, what);
+  char name[128];
+  snprintf(name, sizeof name, "node '%s'", what);
+  CHECK(s == want, "%s: status %d, want %d (%s)", what, (int)s, (int)want, segcam_last_error());
+  CHECK(s == SEGCAM_OK || strstr(segcam_last_error(), name), "%s: message '%s'", what,
+        segcam_last_error());
+  oc_free(k);
+}
+
 #endif

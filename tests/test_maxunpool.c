@@ -235,16 +235,6 @@ static void test_unpool_grad(void) {
   oc_free(&kp);
 }
 
-static void expect_error(const char *what, oc_case *k, segcam_status want) {
-  segcam_status s = oc_run(k, what);
-  char name[128];
-  snprintf(name, sizeof name, "node '%s'", what);
-  CHECK(s == want, "%s: status %d, want %d (%s)", what, (int)s, (int)want, segcam_last_error());
-  CHECK(s == SEGCAM_OK || strstr(segcam_last_error(), name), "%s: message '%s'", what,
-        segcam_last_error());
-  oc_free(k);
-}
-
 static void test_errors(void) {
   float x[8] = {0};
   int64_t idx[8] = {0, 1, 2, 3, 16, 17, 18, 19}, os[4] = {1, 2, 4, 4};
@@ -256,47 +246,47 @@ static void test_errors(void) {
   oc_free(&k);
   idx[4] = 15; /* channel 1 pointing into channel 0 */
   unpool_case(&k, &p, d, x, idx, NULL);
-  expect_error("other_plane", &k, SEGCAM_E_ARG);
+  oc_expect_error("other_plane", &k, SEGCAM_E_ARG);
   idx[4] = 32; /* past the end */
   unpool_case(&k, &p, d, x, idx, NULL);
-  expect_error("past_end", &k, SEGCAM_E_ARG);
+  oc_expect_error("past_end", &k, SEGCAM_E_ARG);
   idx[4] = -1;
   unpool_case(&k, &p, d, x, idx, NULL);
-  expect_error("negative", &k, SEGCAM_E_ARG);
+  oc_expect_error("negative", &k, SEGCAM_E_ARG);
   idx[4] = 16;
   unpool_case(&k, &p, d, x, idx, NULL);
   k.in[1].shape = k.in[0].shape;
   k.in[1].shape.d[3] = 1;
-  expect_error("index_shape", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("index_shape", &k, SEGCAM_E_SHAPE);
   unpool_case(&k, &p, d, x, idx, NULL);
   k.in[1].dtype = SC_F32;
-  expect_error("float_indices", &k, SEGCAM_E_UNSUPPORTED);
+  oc_expect_error("float_indices", &k, SEGCAM_E_UNSUPPORTED);
   unpool_case(&k, &p, d, x, idx, NULL);
   k.in[0] = oc_tensor(3, d3, x);
   k.in[1] = i64_tensor(3, d3, idx);
-  expect_error("rank3", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("rank3", &k, SEGCAM_E_SHAPE);
   os[1] = 3; /* C differs from X */
   unpool_case(&k, &p, d, x, idx, os);
-  expect_error("os_channels", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("os_channels", &k, SEGCAM_E_SHAPE);
   os[1] = 2, os[3] = 0;
   unpool_case(&k, &p, d, x, idx, os);
-  expect_error("os_zero", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("os_zero", &k, SEGCAM_E_SHAPE);
   os[3] = 4;
   unpool_case(&k, &p, d, x, idx, os);
   k.in_const[2] = 0; /* output_shape computed at run time */
-  expect_error("os_runtime", &k, SEGCAM_E_UNSUPPORTED);
+  oc_expect_error("os_runtime", &k, SEGCAM_E_UNSUPPORTED);
   unpool_case(&k, &p, d, x, idx, os);
   k.in[2].shape.d[0] = 3;
-  expect_error("os_length", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("os_length", &k, SEGCAM_E_SHAPE);
   sc_pool_params q = pool(1, 1, 1); /* (2-1)*1 + 1 - 2 = 0 rows */
   unpool_case(&k, &q, d, x, idx, NULL);
-  expect_error("empty_output", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("empty_output", &k, SEGCAM_E_SHAPE);
   q = pool(0, 1, 0);
   unpool_case(&k, &q, d, x, idx, NULL);
-  expect_error("kernel0", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("kernel0", &k, SEGCAM_E_SHAPE);
   q = pool(2, 1 << 30, 0); /* 2^30 rows x 2^30 cols per plane */
   unpool_case(&k, &q, d, x, idx, NULL);
-  expect_error("huge", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("huge", &k, SEGCAM_E_SHAPE);
 }
 
 int main(void) {

@@ -80,16 +80,6 @@ static void expect_rz(const char *what, oc_case *k, int ndim, const int64_t *odi
   oc_free(k);
 }
 
-static void expect_error(const char *what, oc_case *k, segcam_status want) {
-  segcam_status s = oc_run(k, what);
-  char name[128];
-  snprintf(name, sizeof name, "node '%s'", what);
-  CHECK(s == want, "%s: status %d, want %d (%s)", what, (int)s, (int)want, segcam_last_error());
-  CHECK(s == SEGCAM_OK || strstr(segcam_last_error(), name), "%s: message '%s'", what,
-        segcam_last_error());
-  oc_free(k);
-}
-
 /* ---- hand-computed 1-D cases (shape [1,1,1,L]) ----------------------------------------------- */
 
 /* x = [0,10,20,40] resized 4 -> 7 (sizes, scale 7/4 = 1.75 exactly) and x5 = [0,10,20,30,50]
@@ -850,70 +840,70 @@ static void test_errors(void) {
   sc_resize_params p = rp(SC_RESIZE_LINEAR, SC_COORD_HALF_PIXEL, 0);
   rz_inputs in = scales4(1, 1, 0.1f, 1); /* floor(0.4) = 0 rows */
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("zero_output", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("zero_output", &k, SEGCAM_E_SHAPE);
   in = sizes4(1, 1, 0, 4);
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("zero_size", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("zero_size", &k, SEGCAM_E_SHAPE);
   in = sizes4(1, 1, -3, 4);
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("negative_size", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("negative_size", &k, SEGCAM_E_SHAPE);
   in = scales4(1, 1, 2, 2);
   rz_case(&k, &p, 4, d, x, &in);
   k.in_const[2] = 0; /* scales computed at run time */
-  expect_error("runtime_scales", &k, SEGCAM_E_UNSUPPORTED);
+  oc_expect_error("runtime_scales", &k, SEGCAM_E_UNSUPPORTED);
   in = sizes4(1, 1, 8, 8);
   rz_case(&k, &p, 4, d, x, &in);
   k.in_const[3] = 0;
-  expect_error("runtime_sizes", &k, SEGCAM_E_UNSUPPORTED);
+  oc_expect_error("runtime_sizes", &k, SEGCAM_E_UNSUPPORTED);
   in = scales4(1, 1, -2, 2);
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("negative_scale", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("negative_scale", &k, SEGCAM_E_SHAPE);
   in = scales4(1, 1, 1e30f, 2);
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("absurd_scale", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("absurd_scale", &k, SEGCAM_E_SHAPE);
   in = scales4(1, 1, NAN, 2);
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("nan_scale", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("nan_scale", &k, SEGCAM_E_SHAPE);
   in = scales4(1, 1, 2, 2);
   in.n_scales = 3;
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("short_scales", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("short_scales", &k, SEGCAM_E_SHAPE);
   in = sizes4(1, 1, 8, 8);
   in.n_scales = 4;
   in.scales[0] = in.scales[1] = in.scales[2] = in.scales[3] = 2;
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("scales_and_sizes", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("scales_and_sizes", &k, SEGCAM_E_SHAPE);
   rz_case(&k, &p, 4, d, x, NULL);
-  expect_error("no_scales", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("no_scales", &k, SEGCAM_E_SHAPE);
   in = scales4(1, 2, 2, 2); /* channels */
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("channel_axis", &k, SEGCAM_E_UNSUPPORTED);
+  oc_expect_error("channel_axis", &k, SEGCAM_E_UNSUPPORTED);
   const int64_t d2[4] = {1, 2, 4, 4};
   float x2[32] = {0};
   in = scales4(1, 1.2f, 2, 2); /* out = floor(2.4) = 2 channels, but not an identity map */
   rz_case(&k, &p, 4, d2, x2, &in);
-  expect_error("channel_scale_not_identity", &k, SEGCAM_E_UNSUPPORTED);
+  oc_expect_error("channel_scale_not_identity", &k, SEGCAM_E_UNSUPPORTED);
   in = scales4(1, 1, 2, 2);
   rz_case(&k, &p, 4, d2, x2, &in);
   CHECK(oc_run(&k, "identity_channels") == SEGCAM_OK, "%s", segcam_last_error());
   oc_free(&k);
   p.coord = SC_COORD_TF_CROP_AND_RESIZE; /* needs a roi */
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("crop_without_roi", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("crop_without_roi", &k, SEGCAM_E_SHAPE);
   p.coord = SC_COORD_HALF_PIXEL;
   const int64_t dz[4] = {1, 0, 4, 4};
   rz_case(&k, &p, 4, dz, x, &in);
-  expect_error("zero_input_dim", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("zero_input_dim", &k, SEGCAM_E_SHAPE);
   in = sizes4(1, 1, (int64_t)1 << 40, 4);
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("huge_size", &k, SEGCAM_E_SHAPE);
+  oc_expect_error("huge_size", &k, SEGCAM_E_SHAPE);
   in = sizes4(1, 1, 1 << 20, 1 << 20);
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("huge_numel", &k, SEGCAM_E_NOMEM);
+  oc_expect_error("huge_numel", &k, SEGCAM_E_NOMEM);
   in = sizes4(1, 1, 8, 8);
   p.mode = (sc_resize_mode)7;
   rz_case(&k, &p, 4, d, x, &in);
-  expect_error("bad_mode", &k, SEGCAM_E_UNSUPPORTED);
+  oc_expect_error("bad_mode", &k, SEGCAM_E_UNSUPPORTED);
 }
 
 int main(void) {
