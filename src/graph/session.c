@@ -12,6 +12,7 @@
 
 #include "graph/session.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,6 +60,7 @@ struct sc_session {
   char *garena;
   size_t garena_bytes;
   int final_act, final_kind;
+  double *prof;          /* per node: seconds in forward [2*ni] and backward [2*ni+1]; NULL = off */
 };
 
 /* ---- interval allocator ------------------------------------------------------------------- */
@@ -554,6 +556,7 @@ void sc_session_free(sc_session *s) {
   free(s->goff);
   free(s->zero_first);
   free(s->garena);
+  free(s->prof);
   free(s);
 }
 
@@ -594,7 +597,9 @@ segcam_status sc_session_forward(sc_session *s) {
     build_ctx(s, ni, &c);
     c.scratch = s->scratch;
     c.scratch_size = s->scratch_need[ni];
+    double t0 = s->prof ? omp_get_wtime() : 0;
     segcam_status st = sc_opdefs[s->g->nodes[ni].op]->forward(&c);
+    if (s->prof) s->prof[2 * ni] += omp_get_wtime() - t0;
     if (st) {
       s->ran = 0;
       return st;
@@ -616,6 +621,17 @@ int sc_session_final_activation(const sc_session *s, int *kind) {
 }
 
 const sc_graph *sc_session_graph(const sc_session *s) { return s->g; }
+
+segcam_status sc_session_profile(sc_session *s, int on) {
+  free(s->prof);
+  s->prof = on ? sc_calloc_n(2 * (size_t)s->nn + 1, sizeof *s->prof) : NULL;
+  return on && !s->prof ? SEGCAM_E_NOMEM : SEGCAM_OK;
+}
+
+void sc_session_node_seconds(const sc_session *s, int ni, double *fwd, double *bwd) {
+  *fwd = s->prof && ni >= 0 && ni < s->nn ? s->prof[2 * ni] : 0;
+  *bwd = s->prof && ni >= 0 && ni < s->nn ? s->prof[2 * ni + 1] : 0;
+}
 
 unsigned sc_session_node_run(const sc_session *s, int ni) {
   if (ni < 0 || ni >= s->nn) return 0;
@@ -778,7 +794,9 @@ segcam_status sc_session_backward(sc_session *s, const float *seed, int n_target
     const sc_opdef *d = sc_opdefs[n->op];
     if (!d->backward)
       return sc_node_error(&c, SEGCAM_E_UNSUPPORTED, "no gradient through this op");
+    double t0 = s->prof ? omp_get_wtime() : 0;
     SC_TRY(d->backward(&c));
+    if (s->prof) s->prof[2 * ni + 1] += omp_get_wtime() - t0;
   }
   for (int i = 0; i < n_targets; i++) {
     size_t m = (size_t)sc_shape_numel(&s->t[targets[i]].shape);

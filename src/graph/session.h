@@ -55,6 +55,11 @@ segcam_status sc_session_backward(sc_session *s, const float *seed, int n_target
 #define SC_RUN_KERNEL 8u  /* prepare() made a kernel object (the oneDNN convolution path) */
 unsigned sc_session_node_run(const sc_session *s, int ni);
 
+/* Per-node timing (bench/profile_nodes.c): on = 1 starts accumulating each node's seconds in
+ * forward and in backward (from zero); 0 stops. */
+segcam_status sc_session_profile(sc_session *s, int on);
+void sc_session_node_seconds(const sc_session *s, int ni, double *fwd, double *bwd);
+
 /* Bytes planned for activations, gradients and scratch (the gradient part of the last plan). */
 size_t sc_session_bytes(const sc_session *s);
 
