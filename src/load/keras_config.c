@@ -26,11 +26,13 @@
  * AveragePooling excludes padding, tf.keras 2 fused BN epsilon >= 1.001e-5, resize semantics by
  * Keras version, activation definitions per version.
  *
- * 1-D layers (Conv1D, 1-D pooling, UpSampling1D) run as 2-D ones on an [N, C, 1, L] view.
+ * 1-D layers (Conv1D, SeparableConv1D, DepthwiseConv1D, Conv1DTranspose, the 1-D poolings,
+ * UpSampling1D, ZeroPadding1D, Cropping1D) share the 2-D layers' translators and run as 2-D ones on
+ * an [N, C, 1, L] view.
  *
  * Not here: the containers (keras_h5.c, keras_zip.c); layers with Python code (Lambda), custom
- * classes, 3-D and the other 1-D layers, recurrent and attention layers: they are refused naming
- * the layer. */
+ * classes, 3-D and the other 1-D layers (LocallyConnected1D, ...), recurrent and attention layers:
+ * they are refused naming the layer. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <cjson/cJSON.h>
@@ -709,6 +711,17 @@ static int view1d_out(kx *x, int v, int cl) {
   return v;
 }
 
+/* The data_format of an nd-D layer: a 1-D layer without one is channels_last whatever the model's
+ * format (Keras's 1-D layers default to channels_last, and ZeroPadding1D/Cropping1D of Keras 2 have
+ * no data_format at all). */
+static segcam_status sp_format(kx *x, const cJSON *cfg, int nd, int *cl) {
+  if (nd == 1 && !jstr(cfg, "data_format", NULL)) {
+    *cl = 1;
+    return SEGCAM_OK;
+  }
+  return data_format(x, cfg, cl);
+}
+
 /* The NCHW input of an nd-D layer: the 1-D view, or the 4-D tensor in the layout the layer
  * computes in. */
 static int sp_in(kx *x, kt *t, int nd, int cl) {
@@ -744,11 +757,12 @@ static int kernel_dims(int nd, const int *ks, int64_t a, int64_t b, int64_t *d) 
   return n;
 }
 
-/* padding: 'same'/'valid', and for 1-D convolutions 'causal' (*causal = 1, computed as explicit
- * padding of (k-1)*dilation zeros before the first step and a 'valid' convolution, as Keras's
- * Conv1D/SeparableConv1D do (_compute_causal_padding)). */
-static segcam_status sp_padding(kx *x, const cJSON *cfg, int nd, sc_autopad *ap, int *causal) {
-  *causal = nd == 1 && streq(jstr(cfg, "padding", "valid"), "causal");
+/* padding: 'same'/'valid', and where causal_ok (Conv1D, SeparableConv1D) 'causal' (*causal = 1,
+ * computed as explicit padding of (k-1)*dilation zeros before the first step and a 'valid'
+ * convolution, as Keras's _compute_causal_padding does). */
+static segcam_status sp_padding(kx *x, const cJSON *cfg, int causal_ok, sc_autopad *ap,
+                                int *causal) {
+  *causal = causal_ok && streq(jstr(cfg, "padding", "valid"), "causal");
   if (*causal) {
     *ap = SC_PAD_EXPLICIT;
     return SEGCAM_OK;
@@ -769,7 +783,7 @@ static void conv_geometry(sc_conv_params *p, const int *ks, const int *st, const
 }
 
 /* The settings shared by the convolution layers (Conv, DepthwiseConv, SeparableConv and
- * ConvTranspose, 1-D and 2-D). */
+ * ConvTranspose, 1-D and 2-D); allow_causal: the 1-D layer accepts padding 'causal'. */
 typedef struct convcfg {
   int nd, cl, ks[2], st[2], dil[2], causal, use_bias;
   sc_autopad ap;
@@ -784,8 +798,8 @@ static segcam_status conv_config(kx *x, const klayer *L, int allow_causal, convc
   SC_TRY(sp_ints(x, cfg, "kernel_size", k->nd, NULL, 1, k->ks));
   SC_TRY(sp_ints(x, cfg, "strides", k->nd, one2, 1, k->st));
   SC_TRY(sp_ints(x, cfg, "dilation_rate", k->nd, one2, 1, k->dil));
-  SC_TRY(data_format(x, cfg, &k->cl));
-  SC_TRY(sp_padding(x, cfg, allow_causal ? k->nd : 2, &k->ap, &k->causal));
+  SC_TRY(sp_format(x, cfg, k->nd, &k->cl));
+  SC_TRY(sp_padding(x, cfg, allow_causal && k->nd == 1, &k->ap, &k->causal));
   SC_TRY(parse_act(x, jget(cfg, "activation"), &k->act));
   for (int a = 0; a < 2; a++)
     if (k->ks[a] < 1 || k->st[a] < 1 || k->dil[a] < 1)
@@ -862,11 +876,12 @@ static int depthwise_const(kx *x, const char *suffix, const kr_weight *w, const 
   return cst(x, suffix, o, 4, od);
 }
 
-/* DepthwiseConv1D/2D: a Conv with group = C (F§1.3). */
+/* DepthwiseConv1D/2D: a Conv with group = C (F§1.3).  Keras refuses 'causal' for
+ * DepthwiseConv1D (tf.keras and Keras 3), and so does this. */
 static segcam_status h_dwconv(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   convcfg k;
-  SC_TRY(conv_config(x, L, 1, &k));
+  SC_TRY(conv_config(x, L, 0, &k));
   int dm = jint(L->cfg, "depth_multiplier", 1), nd = k.nd;
   if (dm < 1) return lerr(x, SEGCAM_E_FORMAT, "invalid depth_multiplier");
   if (!L->wloaded) {
@@ -1454,7 +1469,7 @@ static segcam_status pool(kx *x, klayer *L, kcall *c, kt *out, int is_max) {
   sc_autopad ap;
   SC_TRY(sp_ints(x, cfg, "pool_size", nd, two2, 1, ps));
   SC_TRY(sp_ints(x, cfg, "strides", nd, ps, 1, st));
-  SC_TRY(data_format(x, cfg, &cl));
+  SC_TRY(sp_format(x, cfg, nd, &cl));
   SC_TRY(padding_mode(x, cfg, &ap));
   for (int a = 0; a < 2; a++)
     if (ps[a] < 1 || st[a] < 1) return lerr(x, SEGCAM_E_FORMAT, "invalid pool_size/strides");
@@ -1486,7 +1501,7 @@ static segcam_status h_avgpool(kx *x, klayer *L, kcall *c, kt *out) {
 static segcam_status gpool(kx *x, klayer *L, kcall *c, kt *out, int is_max) {
   SC_TRY(need_inputs(x, c, 1, 1));
   int nd = spatial_rank(L), cl, keep = jbool(L->cfg, "keepdims", 0);
-  SC_TRY(data_format(x, L->cfg, &cl));
+  SC_TRY(sp_format(x, L->cfg, nd, &cl));
   int xin = sp_in(x, c->in[0], nd, cl);
   TRYV(xin);
   sc_globalpool_params *p = NEWP(sc_globalpool_params);
@@ -1620,7 +1635,7 @@ static segcam_status h_zeropad(kx *x, klayer *L, kcall *c, kt *out) {
   static const int one4[4] = {1, 1, 1, 1};
   int nd = spatial_rank(L), pd[4], cl;
   SC_TRY(sp_pairs(x, L->cfg, "padding", nd, one4, pd));
-  SC_TRY(data_format(x, L->cfg, &cl));
+  SC_TRY(sp_format(x, L->cfg, nd, &cl));
   int xin = sp_in(x, c->in[0], nd, cl);
   TRYV(xin);
   sc_pad_params *p = NEWP(sc_pad_params);
@@ -1639,7 +1654,7 @@ static segcam_status h_crop(kx *x, klayer *L, kcall *c, kt *out) {
   static const int zero4[4] = {0, 0, 0, 0}, one4[4] = {1, 1, 1, 1};
   int nd = spatial_rank(L), cr[4], cl;
   SC_TRY(sp_pairs(x, L->cfg, "cropping", nd, nd == 1 ? one4 : zero4, cr));
-  SC_TRY(data_format(x, L->cfg, &cl));
+  SC_TRY(sp_format(x, L->cfg, nd, &cl));
   int xin = sp_in(x, c->in[0], nd, cl);
   TRYV(xin);
   sc_slice_params *p = NEWP(sc_slice_params);
@@ -2156,9 +2171,14 @@ static const struct {
     {"UpSampling1D", h_upsample},
     {"Conv2DTranspose", h_convt},
     {"Convolution2DTranspose", h_convt},
+    {"Conv1DTranspose", h_convt},
+    {"Convolution1DTranspose", h_convt},
     {"DepthwiseConv2D", h_dwconv},
+    {"DepthwiseConv1D", h_dwconv},
     {"SeparableConv2D", h_sepconv},
     {"SeparableConvolution2D", h_sepconv},
+    {"SeparableConv1D", h_sepconv},
+    {"SeparableConvolution1D", h_sepconv},
     {"Dense", h_dense},
     {"BatchNormalization", h_bn},
     {"BatchNormalizationV1", h_bn},
@@ -2192,7 +2212,9 @@ static const struct {
     {"UpSampling2D", h_upsample},
     {"Resizing", h_resizing},
     {"ZeroPadding2D", h_zeropad},
+    {"ZeroPadding1D", h_zeropad},
     {"Cropping2D", h_crop},
+    {"Cropping1D", h_crop},
     {"Flatten", h_flatten},
     {"Reshape", h_reshape},
     {"Permute", h_permute},
@@ -2221,7 +2243,9 @@ static segcam_status unknown_class(kx *x, const klayer *L) {
   if (strstr(L->cls, "1D") || strstr(L->cls, "3D"))
     return lerr(x, SEGCAM_E_UNSUPPORTED,
                 "this 1-D or 3-D layer is not supported (of the 1-D layers only Conv1D, "
-                "Max/AveragePooling1D, GlobalMax/AveragePooling1D and UpSampling1D are)");
+                "SeparableConv1D, DepthwiseConv1D, Conv1DTranspose, Max/AveragePooling1D, "
+                "GlobalMax/AveragePooling1D, UpSampling1D, ZeroPadding1D, Cropping1D and "
+                "SpatialDropout1D are)");
   return lerr(x, SEGCAM_E_UNSUPPORTED,
               "the layer class '%s'%s%s%s is not supported (a custom "
               "or unsupported layer); export the model to ONNX or replace the layer",
