@@ -1214,6 +1214,46 @@ static void test_1d_small_layers(void) {
   sc_graph_free(&g);
 }
 
+/* A softmax activation inside a layer is over the last Keras axis (activations.softmax, axis
+ * -1): for a channels_first Conv2D that is W, not the channels. */
+static void test_cf_softmax_activation(void) {
+  // clang-format off
+  static const char *cfg =
+    "{'class_name': 'Sequential', 'config': {'name': 's', 'layers': ["
+    "{'class_name': 'Conv2D', 'config': {'name': 'c', 'batch_input_shape': [null, 2, 3, 4], "
+    "'filters': 2, 'kernel_size': [1, 1], 'data_format': 'channels_first', "
+    "'activation': 'softmax'}}]}}";
+  // clang-format on
+  static const fw_layer ws[] = {{"c", 2, {{NULL, 4, {1, 1, 2, 2}}, {NULL, 1, {2}}}, 0, NULL}};
+  sc_graph g;
+  segcam_status st = build(cfg, "2.15.0", ws, 1, &g, NULL);
+  CHECK(st == SEGCAM_OK, "channels_first softmax: %s", segcam_last_error());
+  if (st == SEGCAM_OK) {
+    float x[2 * 3 * 4];
+    for (int i = 0; i < 24; i++) x[i] = 3.0f * wval("xsm", 0, i);
+    sc_shape os;
+    float *y = run_graph(&g, x, &os);
+    CHECK(y && os.ndim == 4 && os.d[1] == 2 && os.d[2] == 3 && os.d[3] == 4, "softmax shape");
+    if (y) {
+      /* conv, then softmax along W: every (filter, row) sums to 1, and matches exp/sum */
+      double want[24];
+      for (int f = 0; f < 2; f++)
+        for (int h = 0; h < 3; h++) {
+          double z[4], sum = 0;
+          for (int w = 0; w < 4; w++) {
+            z[w] = wval("c", 1, f);
+            for (int c = 0; c < 2; c++) z[w] += x[(c * 3 + h) * 4 + w] * wval("c", 0, c * 2 + f);
+            sum += exp(z[w]);
+          }
+          for (int w = 0; w < 4; w++) want[(f * 3 + h) * 4 + w] = exp(z[w]) / sum;
+        }
+      t_close("channels_first Conv2D softmax over W", y, want, 24, 1e-6, 1e-5);
+    }
+    free(y);
+  }
+  sc_graph_free(&g);
+}
+
 /* ---- layers the real files do not use, each against a double NHWC reference ---- */
 
 typedef struct zoo_case {
@@ -1976,6 +2016,7 @@ int main(void) {
   test_layouts();
   test_small_layers();
   test_1d_small_layers();
+  test_cf_softmax_activation();
   test_layer_zoo();
   test_version_semantics();
   test_refused_configs();

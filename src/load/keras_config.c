@@ -729,10 +729,12 @@ static int sp_in(kx *x, kt *t, int nd, int cl) {
 }
 
 /* Finishes an nd-D layer whose NCHW result is v: back to the Keras rank-3 form for 1-D, then the
- * activation (NULL: none) in the form the output is kept in. */
+ * activation (NULL: none) in the form the output is kept in -- the NCHW form of a channels_last
+ * 2-D layer, else the Keras form (a softmax activation is over the last Keras axis: the channels,
+ * or W for channels_first). */
 static segcam_status sp_out(kx *x, int v, int nd, int cl, const actspec *act, kt *out) {
   if (nd == 1) v = view1d_out(x, v, cl);
-  if (act && v >= 0) v = apply_act(x, act, v, nd + 2, nd == 2);
+  if (act && v >= 0) v = apply_act(x, act, v, nd + 2, nd == 2 && cl);
   TRYV(v);
   set_out(out, v, nd == 2 && cl, nd + 2);
   return SEGCAM_OK;
