@@ -1162,6 +1162,98 @@ static void test_small_layers(void) {
   sc_graph_free(&g);
 }
 
+/* Hand-computed 1-D layout rules: a 1-D layer without data_format is channels_last even in a
+ * model whose other layers are channels_first (ZeroPadding1D and Cropping1D of tf.keras have no
+ * data_format: on a channels_first tensor they pad/crop the channel axis), and a Cropping1D that
+ * removes every step is an error naming the layer class, not a crash. */
+static void test_1d_small_layers(void) {
+  // clang-format off
+  static const char *cfg =
+    "{'class_name': 'Sequential', 'config': {'name': 's', 'layers': ["
+    "{'class_name': 'Conv1D', 'config': {'name': 'c1', 'batch_input_shape': [null, 2, 5], "
+    "'filters': 3, 'kernel_size': [1], 'data_format': 'channels_first', 'use_bias': false}}, "
+    "{'class_name': 'ZeroPadding1D', 'config': {'name': 'zp', 'padding': [1, 2]}}, "
+    "{'class_name': 'Cropping1D', 'config': {'name': 'cr', 'cropping': [2, 0]}}]}}";
+  static const char *cfg_crop =
+    "{'class_name': 'Sequential', 'config': {'name': 's', 'layers': ["
+    "{'class_name': 'Cropping1D', 'config': {'name': 'cr', 'batch_input_shape': [null, 3, 2], "
+    "'cropping': [2, 2]}}]}}";
+  // clang-format on
+  static const fw_layer ws[] = {{"c1", 1, {{NULL, 3, {1, 2, 3}}}, 0, NULL}};
+  sc_graph g;
+  segcam_status st = build(cfg, "2.15.0", ws, 1, &g, NULL);
+  CHECK(st == SEGCAM_OK, "1-D layers: %s", segcam_last_error());
+  if (st == SEGCAM_OK) {
+    float x[2 * 5];
+    for (int i = 0; i < 10; i++) x[i] = wval("x1d", 0, i);
+    /* conv [N, 3, 5] (channels_first), pad axis 1 by (1, 2) -> [N, 6, 5], crop (2, 0) -> rows
+     * 2..5 of the padded tensor: filters 1 and 2, then two rows of zeros */
+    double want[4 * 5] = {0};
+    for (int f = 1; f < 3; f++)
+      for (int l = 0; l < 5; l++)
+        for (int c = 0; c < 2; c++)
+          want[(f - 1) * 5 + l] += x[c * 5 + l] * wval("c1", 0, c * 3 + f);
+    sc_shape os;
+    float *y = run_graph(&g, x, &os);
+    CHECK(y && os.ndim == 3 && os.d[1] == 4 && os.d[2] == 5, "1-D pad/crop shape");
+    if (y) t_close("Conv1D channels_first, ZeroPadding1D, Cropping1D", y, want, 20, 1e-6, 1e-6);
+    free(y);
+  }
+  sc_graph_free(&g);
+  st = build(cfg_crop, "2.15.0", NULL, 0, &g, NULL);
+  CHECK(st == SEGCAM_OK, "Cropping1D: %s", segcam_last_error());
+  if (st == SEGCAM_OK) {
+    sc_shape s = {3, {1, 3, 2}};
+    sc_session *ss = NULL;
+    st = sc_session_create(&g, &s, NULL, 0, &ss);
+    CHECK(st != SEGCAM_OK, "cropping 4 of 3 steps was accepted");
+    CHECK(st == SEGCAM_OK || strstr(segcam_last_error(), "(Cropping1D)"), "message: %s",
+          segcam_last_error());
+    sc_session_free(ss);
+  }
+  sc_graph_free(&g);
+}
+
+/* A softmax activation inside a layer is over the last Keras axis (activations.softmax, axis
+ * -1): for a channels_first Conv2D that is W, not the channels. */
+static void test_cf_softmax_activation(void) {
+  // clang-format off
+  static const char *cfg =
+    "{'class_name': 'Sequential', 'config': {'name': 's', 'layers': ["
+    "{'class_name': 'Conv2D', 'config': {'name': 'c', 'batch_input_shape': [null, 2, 3, 4], "
+    "'filters': 2, 'kernel_size': [1, 1], 'data_format': 'channels_first', "
+    "'activation': 'softmax'}}]}}";
+  // clang-format on
+  static const fw_layer ws[] = {{"c", 2, {{NULL, 4, {1, 1, 2, 2}}, {NULL, 1, {2}}}, 0, NULL}};
+  sc_graph g;
+  segcam_status st = build(cfg, "2.15.0", ws, 1, &g, NULL);
+  CHECK(st == SEGCAM_OK, "channels_first softmax: %s", segcam_last_error());
+  if (st == SEGCAM_OK) {
+    float x[2 * 3 * 4];
+    for (int i = 0; i < 24; i++) x[i] = 3.0f * wval("xsm", 0, i);
+    sc_shape os;
+    float *y = run_graph(&g, x, &os);
+    CHECK(y && os.ndim == 4 && os.d[1] == 2 && os.d[2] == 3 && os.d[3] == 4, "softmax shape");
+    if (y) {
+      /* conv, then softmax along W: every (filter, row) sums to 1, and matches exp/sum */
+      double want[24];
+      for (int f = 0; f < 2; f++)
+        for (int h = 0; h < 3; h++) {
+          double z[4], sum = 0;
+          for (int w = 0; w < 4; w++) {
+            z[w] = wval("c", 1, f);
+            for (int c = 0; c < 2; c++) z[w] += x[(c * 3 + h) * 4 + w] * wval("c", 0, c * 2 + f);
+            sum += exp(z[w]);
+          }
+          for (int w = 0; w < 4; w++) want[(f * 3 + h) * 4 + w] = exp(z[w]) / sum;
+        }
+      t_close("channels_first Conv2D softmax over W", y, want, 24, 1e-6, 1e-5);
+    }
+    free(y);
+  }
+  sc_graph_free(&g);
+}
+
 /* ---- layers the real files do not use, each against a double NHWC reference ---- */
 
 typedef struct zoo_case {
@@ -1505,6 +1597,15 @@ static void test_refused_configs(void) {
      SEGCAM_E_FORMAT, "layer 'k'", "shape [2,2,1,2]"},
     {SEQ1("{'class_name': 'Conv2D', 'config': {'name': 'k', 'filters': 2, 'kernel_size': 2, "
           "'padding': 'causal'}}"), SEGCAM_E_UNSUPPORTED, "layer 'k'", "causal"},
+    /* Keras has 'causal' only for Conv1D and SeparableConv1D */
+    {SEQ1("{'class_name': 'DepthwiseConv1D', 'config': {'name': 'k', 'kernel_size': 2, "
+          "'padding': 'causal'}}"), SEGCAM_E_UNSUPPORTED, "layer 'k' (DepthwiseConv1D)", "causal"},
+    {SEQ1("{'class_name': 'Conv1DTranspose', 'config': {'name': 'k', 'filters': 2, "
+          "'kernel_size': 2, 'padding': 'causal'}}"), SEGCAM_E_UNSUPPORTED, "layer 'k'", "causal"},
+    {SEQ1("{'class_name': 'ZeroPadding1D', 'config': {'name': 'zp', 'padding': [1, 2]}}"),
+     SEGCAM_E_UNSUPPORTED, "layer 'zp' (ZeroPadding1D)", "3-D input"},
+    {SEQ1("{'class_name': 'LocallyConnected1D', 'config': {'name': 'lc'}}"),
+     SEGCAM_E_UNSUPPORTED, "layer 'lc'", "Conv1DTranspose"},
     {SEQ1("{'class_name': 'Activation', 'config': {'name': 'ac', 'activation': 'log_softmax'}}"),
      SEGCAM_E_UNSUPPORTED, "layer 'ac'", "log_softmax"},
     {"{'class_name': 'Sequential', 'config': [{'class_name': 'Dense', 'config': {'name': 'd', "
@@ -1914,6 +2015,8 @@ int main(void) {
   test_equivalences();
   test_layouts();
   test_small_layers();
+  test_1d_small_layers();
+  test_cf_softmax_activation();
   test_layer_zoo();
   test_version_semantics();
   test_refused_configs();

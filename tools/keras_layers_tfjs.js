@@ -26,7 +26,11 @@
 //                      hard_silu; tfjs's hardSigmoid is Keras 2's
 //   TfConv             Conv1D/Conv2D with groups > 1 (tfjs has no groups: one convolution per
 //                      group on its slice of the channels, concatenated) or the 'exponential'
-//                      activation (unknown to tfjs); Conv1D 'causal' = (k-1)*d zeros before
+//                      activation (unknown to tfjs); Conv1D 'causal' = (k-1)*d zeros before;
+//                      SeparableConv1D, DepthwiseConv1D and Conv1DTranspose (absent), as tf.keras
+//                      computes them: the 2-D op (separableConv2d, depthwiseConv2d, conv2dTranspose
+//                      to Keras's deconv_output_length) on the input expanded to [N, 1, L, C] with
+//                      the kernel expanded to height 1
 //   TfUpSampling1D     backend.repeat_elements along the steps (tfjs has no UpSampling1D)
 //   TfSoftmax          Softmax over a non-last axis (tfjs's softmax is last-axis only) or an axis
 //                      list (tf.keras 2: exp(x - reduce_logsumexp(x, axis)))
@@ -35,6 +39,7 @@
 //   TfPooling1D        Max/AveragePooling1D channels_first (tfjs pools axis 1 whatever the
 //                      format)
 //   TfIdentity         SpatialDropout2D and ActivityRegularization (absent): identity at inference
+//   TfPadCrop1D        ZeroPadding1D and Cropping1D (absent): (left, right) along axis 1
 // (Their gradients are tfjs's autodiff of those ops.)  A BatchNormalization without gamma or beta
 // gets scale/center = true and weights of ones/zeros instead (the same function), because tfjs's
 // batchNorm gradient fails without them; LayerNormalization without center likewise gets beta =
@@ -247,6 +252,7 @@ class TfConv extends tf.layers.Layer {
   constructor(args) {
     super(args);
     this.rank = args.rank;
+    this.kind = args.kind || 'conv';
     this.filters = args.filters;
     const arr = (v) => (Array.isArray(v) ? v : [v]);
     this.kernelSize = arr(args.kernelSize);
@@ -254,29 +260,63 @@ class TfConv extends tf.layers.Layer {
     this.dil = arr(args.dilationRate == null ? 1 : args.dilationRate);
     this.paddingTf = args.padding || 'valid';
     this.groups = args.groups || 1;
+    this.dm = args.depthMultiplier || 1;
+    this.outPad = args.outputPadding == null ? null : arr(args.outputPadding);
     this.useBias = args.useBias == null ? true : args.useBias;
     this.act = args.activation;
     this.cf = args.dataFormat === 'channelsFirst' || args.dataFormat === 'channels_first';
   }
+  outChannels(C) {
+    return this.kind === 'depthwise' ? C * this.dm : this.filters;
+  }
   build(inputShape) {
-    const C = inputShape[this.cf ? 1 : inputShape.length - 1];
-    this.kernel = this.addWeight('kernel', this.kernelSize.concat([C / this.groups, this.filters]),
-                                 'float32', tf.initializers.zeros());
-    if (this.useBias) {
-      this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
+    const C = inputShape[this.cf ? 1 : inputShape.length - 1], ks = this.kernelSize;
+    const w = (name, shape) => this.addWeight(name, shape, 'float32', tf.initializers.zeros());
+    if (this.kind === 'conv') {
+      this.kernel = w('kernel', ks.concat([C / this.groups, this.filters]));
+    } else if (this.kind === 'transpose') {
+      this.kernel = w('kernel', ks.concat([this.filters, C]));
+    } else {
+      this.dk = w('depthwise_kernel', ks.concat([C, this.dm]));
+      if (this.kind === 'separable') {
+        this.pk = w('pointwise_kernel', ks.map(() => 1).concat([C * this.dm, this.filters]));
+      }
     }
+    if (this.useBias) this.bias = w('bias', [this.outChannels(C)]);
     this.built = true;
   }
   outLen(n, a) {
     const keff = (this.kernelSize[a] - 1) * this.dil[a] + 1, s = this.stridesTf[a];
+    if (this.kind === 'transpose') {  // conv_utils.deconv_output_length
+      const op = this.outPad ? this.outPad[a] : null;
+      if (op == null) return this.paddingTf === 'valid' ? n * s + Math.max(keff - s, 0) : n * s;
+      return (n - 1) * s + keff - 2 * (this.paddingTf === 'same' ? Math.floor(keff / 2) : 0) + op;
+    }
     if (this.paddingTf === 'valid') return Math.floor((n - keff + s) / s);
     return Math.ceil(n / s); // 'same', and 'causal' (n + keff - 1 padded, then 'valid')
   }
   computeOutputShape(s) {
-    const o = s.slice(), r = this.rank;
+    const o = s.slice(), r = this.rank, c = this.cf ? 1 : r + 1;
     for (let a = 0; a < r; a++) o[(this.cf ? 2 : 1) + a] = this.outLen(s[(this.cf ? 2 : 1) + a], a);
-    o[this.cf ? 1 : r + 1] = this.filters;
+    o[c] = this.outChannels(s[c]);
     return o;
+  }
+  // SeparableConv1D, DepthwiseConv1D and Conv1DTranspose as tf.keras computes them: the 2-D op on
+  // the input [N, 1, L, C] and the kernel expanded to height 1
+  view1d(x, pad) {
+    const x4 = tf.expandDims(x, 1), up = (v) => tf.expandDims(v.read(), 0);
+    const s = [1, this.stridesTf[0]], d = [1, this.dil[0]];
+    let y;
+    if (this.kind === 'separable') {
+      y = tf.separableConv2d(x4, up(this.dk), up(this.pk), s, pad, d, 'NHWC');
+    } else if (this.kind === 'depthwise') {
+      y = tf.depthwiseConv2d(x4, up(this.dk), s, pad, 'NHWC', d);
+    } else {
+      if (d[1] !== 1) throw new Error('TfConv: tfjs has no dilated conv2dTranspose');
+      const oshape = [x.shape[0], 1, this.outLen(x.shape[1], 0), this.filters];
+      y = tf.conv2dTranspose(x4, up(this.kernel), oshape, s, pad);
+    }
+    return tf.squeeze(y, [1]);
   }
   call(inputs) {
     return tf.tidy(() => {
@@ -288,15 +328,20 @@ class TfConv extends tf.layers.Layer {
         x = tf.pad(x, [[0, 0], [(this.kernelSize[0] - 1) * this.dil[0], 0], [0, 0]]);
         pad = 'valid';
       }
-      const k = this.kernel.read(), G = this.groups, F = this.filters / G;
-      const xs = G > 1 ? tf.split(x, G, r + 1) : [x], ys = [];
-      for (let g = 0; g < G; g++) {
-        const kg = tf.slice(k, Array(r + 1).fill(0).concat([g * F]), k.shape.slice(0, r + 1)
-          .concat([F]));
-        ys.push(r === 1 ? tf.conv1d(xs[g], kg, this.stridesTf[0], pad, 'NWC', this.dil[0])
-                        : tf.conv2d(xs[g], kg, this.stridesTf, pad, 'NHWC', this.dil));
+      let y;
+      if (this.kind !== 'conv') {
+        y = this.view1d(x, pad);
+      } else {
+        const k = this.kernel.read(), G = this.groups, F = this.filters / G;
+        const xs = G > 1 ? tf.split(x, G, r + 1) : [x], ys = [];
+        for (let g = 0; g < G; g++) {
+          const kg = tf.slice(k, Array(r + 1).fill(0).concat([g * F]), k.shape.slice(0, r + 1)
+            .concat([F]));
+          ys.push(r === 1 ? tf.conv1d(xs[g], kg, this.stridesTf[0], pad, 'NWC', this.dil[0])
+                          : tf.conv2d(xs[g], kg, this.stridesTf, pad, 'NHWC', this.dil));
+        }
+        y = G > 1 ? tf.concat(ys, r + 1) : ys[0];
       }
-      let y = G > 1 ? tf.concat(ys, r + 1) : ys[0];
       if (this.useBias) y = tf.add(y, this.bias.read());
       y = activate(this.act, y);
       if (this.cf) y = tf.transpose(y, r === 1 ? [0, 2, 1] : [0, 3, 1, 2]);
@@ -411,6 +456,28 @@ class TfIdentity extends tf.layers.Layer {
 }
 TfIdentity.className = 'TfIdentity';
 tf.serialization.registerClass(TfIdentity);
+
+class TfPadCrop1D extends tf.layers.Layer {
+  constructor(args) {
+    super(args);
+    this.crop = !!args.crop;
+    const v = this.crop ? args.cropping : args.padding;
+    this.lr = Array.isArray(v) ? v : [v, v];
+  }
+  call(inputs) {
+    return tf.tidy(() => {
+      const x = one(inputs), [l, r] = this.lr;
+      if (!this.crop) return tf.pad(x, [[0, 0], [l, r], [0, 0]]);
+      return tf.slice(x, [0, l, 0], [-1, x.shape[1] - l - r, -1]);
+    });
+  }
+  computeOutputShape(s) {
+    const n = this.lr[0] + this.lr[1];
+    return [s[0], s[1] == null ? null : s[1] + (this.crop ? -n : n), s[2]];
+  }
+}
+TfPadCrop1D.className = 'TfPadCrop1D';
+tf.serialization.registerClass(TfPadCrop1D);
 
 function findWeight(model, entry) {
   let layer = model.getLayer(entry.path[0]);

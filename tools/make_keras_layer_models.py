@@ -160,13 +160,21 @@ class Model:
             if p.get('use_bias', True):
                 n = C * p['depth_multiplier'] if cls == 'DepthwiseConv2D' else p['filters']
                 self._w(L, 'bias', (n,), 'bias')
-        elif cls == 'Conv1D':
+        elif cls in ('Conv1D', 'Conv1DTranspose', 'DepthwiseConv1D', 'SeparableConv1D'):
             cf = p.get('data_format', 'channels_last') == 'channels_first'
             C = ins[0].shape[0 if cf else -1]
-            self._w(L, 'kernel', (p['kernel_size'], C // p.get('groups', 1), p['filters']),
-                    'kernel')
+            k, dm = p['kernel_size'], p.get('depth_multiplier', 1)
+            if cls == 'Conv1D':
+                self._w(L, 'kernel', (k, C // p.get('groups', 1), p['filters']), 'kernel')
+            elif cls == 'Conv1DTranspose':
+                self._w(L, 'kernel', (k, p['filters'], C), 'kernel')
+            else:
+                self._w(L, 'depthwise_kernel', (k, C, dm), 'kernel')
+                if cls == 'SeparableConv1D':
+                    self._w(L, 'pointwise_kernel', (1, C * dm, p['filters']), 'kernel')
             if p.get('use_bias', True):
-                self._w(L, 'bias', (p['filters'],), 'bias')
+                n = C * dm if cls == 'DepthwiseConv1D' else p['filters']
+                self._w(L, 'bias', (n,), 'bias')
         elif cls == 'Dense':
             self._w(L, 'kernel', (ins[0].shape[-1], p['units']), 'kernel')
             if p.get('use_bias', True):
@@ -351,8 +359,10 @@ def run_call(G, L, ci, prefix):
             k = kb
         k = _act(G, k, p.get('activation'), k3, tag)
         _cf_out(G, k, out_key, cf)
-    elif cls == 'Conv1D':
-        # a 2-D convolution on the (1, L, C) view; 'causal' = (k-1)*d zeros before, then 'valid'
+    elif cls in ('Conv1D', 'SeparableConv1D', 'DepthwiseConv1D', 'Conv1DTranspose'):
+        # the 2-D op on the (1, L, C) view with the kernel expanded to height 1, as tf.keras does
+        # (expand_dims, then conv2d / separable_conv2d / depthwise_conv2d, or conv1d_transpose);
+        # 'causal' = (k-1)*d zeros before, then 'valid'
         x = _view1d_in(G, in_keys[0], tag, cf)
         kk, s, d = p['kernel_size'], p.get('strides', 1), p.get('dilation_rate', 1)
         pad = p.get('padding', 'valid')
@@ -361,7 +371,19 @@ def run_call(G, L, ci, prefix):
             G.apply(xc, [x], R.zero_pad, ((0, 0), ((kk - 1) * d, 0)))
             x, pad = xc, 'valid'
         k = x + ('conv1d', tag)
-        G.apply(k, [x], R.conv2d, W['kernel'][None], (1, s), (1, d), pad, p.get('groups', 1))
+        if cls == 'Conv1D':
+            G.apply(k, [x], R.conv2d, W['kernel'][None], (1, s), (1, d), pad, p.get('groups', 1))
+        elif cls == 'Conv1DTranspose':
+            n = R.deconv_length(G.val[x].shape[1], kk, s, d, pad, p.get('output_padding'))
+            G.apply(k, [x], R.conv2d_transpose, W['kernel'][None], (1, n), (1, s), (1, d), pad)
+        else:
+            dk = W['depthwise_kernel'][None]
+            C = dk.shape[2]
+            k0 = k if cls == 'DepthwiseConv1D' else x + ('dw1d', tag)
+            G.apply(k0, [x], R.conv2d, R.depthwise_kernel_as_grouped(dk), (1, s), (1, d), pad, C)
+            if cls == 'SeparableConv1D':
+                G.apply(k, [k0], R.conv2d, W['pointwise_kernel'][None], (1, 1), (1, 1), 'valid',
+                        1)
         if 'bias' in W:
             kb = k + ('bias',)
             G.apply(kb, [k], R.affine, 1.0, W['bias'])
@@ -377,6 +399,15 @@ def run_call(G, L, ci, prefix):
         _view1d_out(G, k, out_key, cf)
     elif cls == 'UpSampling1D':
         G.apply(out_key, in_keys, _repeat_steps, p.get('size', 2))
+    elif cls in ('ZeroPadding1D', 'Cropping1D'):
+        # (left, right) along the steps; neither has a data_format in tf.keras (channels_last)
+        x = _view1d_in(G, in_keys[0], tag, False)
+        k = x + ('padcrop1d', tag)
+        if cls == 'ZeroPadding1D':
+            G.apply(k, [x], R.zero_pad, ((0, 0), tuple(p['padding'])))
+        else:
+            G.apply(k, [x], R.crop, ((0, 0), tuple(p['cropping'])))
+        _view1d_out(G, k, out_key, False)
     elif cls in ('GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D',
                  'GlobalMaxPooling2D'):
         n_sp = 1 if cls.endswith('1D') else 2
@@ -524,32 +555,31 @@ class Cfg:
         old = self.style in (STYLE_K224, STYLE_K216)
         extra = {'batch_input_shape': [None] + list(first_seq_shape)} if first_seq_shape else None
         c = self.base(L, extra)
-        pair = lambda v: list(v)  # noqa: E731
+        rank1 = cls.endswith('1D') or cls.endswith('1DTranspose')
+        pair = (lambda v: [v]) if rank1 else (lambda v: list(v))  # per-axis values as a list
+        one = 1 if rank1 else (1, 1)
         reg = {'kernel_regularizer': None, 'bias_regularizer': None, 'activity_regularizer': None,
                'kernel_constraint': None, 'bias_constraint': None}
         df = p.get('data_format', 'channels_last')
-        if cls in ('Conv2D', 'Conv2DTranspose'):
+        if cls in ('Conv1D', 'Conv2D', 'Conv1DTranspose', 'Conv2DTranspose'):
             c.update({'filters': p['filters'], 'kernel_size': pair(p['kernel_size']),
-                      'strides': pair(p.get('strides', (1, 1))),
+                      'strides': pair(p.get('strides', one)),
                       'padding': p.get('padding', 'valid'), 'data_format': df,
-                      'dilation_rate': pair(p.get('dilation_rate', (1, 1)))})
+                      'dilation_rate': pair(p.get('dilation_rate', one))})
             if not old:
                 c['groups'] = p.get('groups', 1)
             c.update({'activation': p.get('activation', 'linear'),
                       'use_bias': p.get('use_bias', True),
                       'kernel_initializer': self.glorot(), 'bias_initializer': self.init('Zeros')})
             c.update(reg)
-            if cls == 'Conv2DTranspose':
+            if cls.endswith('Transpose'):
                 op = p.get('output_padding')
                 c['output_padding'] = None if op is None else pair(op)
-        elif cls == 'Conv1D':
-            c.update({'filters': p['filters'], 'kernel_size': [p['kernel_size']],
-                      'strides': [p.get('strides', 1)], 'padding': p.get('padding', 'valid'),
-                      'data_format': df, 'dilation_rate': [p.get('dilation_rate', 1)],
-                      'groups': p.get('groups', 1), 'activation': p.get('activation', 'linear'),
-                      'use_bias': p.get('use_bias', True),
-                      'kernel_initializer': self.glorot(), 'bias_initializer': self.init('Zeros')})
-            c.update(reg)
+        elif cls in ('ZeroPadding1D', 'Cropping1D'):
+            key = 'padding' if cls == 'ZeroPadding1D' else 'cropping'
+            c[key] = list(p[key])
+            if k3 and cls == 'ZeroPadding1D':
+                c['data_format'] = 'channels_last'  # Keras >= 3.5
         elif cls in ('MaxPooling1D', 'AveragePooling1D'):
             ps = p.get('pool_size', 2)
             c.update({'pool_size': [ps], 'padding': p.get('padding', 'valid'),
@@ -576,13 +606,13 @@ class Cfg:
             c['target_shape'] = list(p['target_shape'])
         elif cls == 'Permute':
             c['dims'] = list(p['dims'])
-        elif cls == 'DepthwiseConv2D':
+        elif cls in ('DepthwiseConv2D', 'DepthwiseConv1D'):
             if k3:
                 c.update({'depth_multiplier': p['depth_multiplier'],
                           'kernel_size': pair(p['kernel_size']),
-                          'strides': pair(p.get('strides', (1, 1))),
+                          'strides': pair(p.get('strides', one)),
                           'padding': p.get('padding', 'valid'), 'data_format': df,
-                          'dilation_rate': pair(p.get('dilation_rate', (1, 1))),
+                          'dilation_rate': pair(p.get('dilation_rate', one)),
                           'activation': p.get('activation', 'linear'),
                           'use_bias': p.get('use_bias', True),
                           'depthwise_initializer': self.glorot(),
@@ -591,9 +621,9 @@ class Cfg:
                           'depthwise_constraint': None, 'bias_constraint': None})
             else:
                 c.update({'kernel_size': pair(p['kernel_size']),
-                          'strides': pair(p.get('strides', (1, 1))),
+                          'strides': pair(p.get('strides', one)),
                           'padding': p.get('padding', 'valid'), 'data_format': df,
-                          'dilation_rate': pair(p.get('dilation_rate', (1, 1))), 'groups': 1,
+                          'dilation_rate': pair(p.get('dilation_rate', one)), 'groups': 1,
                           'activation': p.get('activation', 'linear'),
                           'use_bias': p.get('use_bias', True),
                           'bias_initializer': self.init('Zeros'), 'bias_regularizer': None,
@@ -601,11 +631,11 @@ class Cfg:
                           'depth_multiplier': p['depth_multiplier'],
                           'depthwise_initializer': self.glorot(), 'depthwise_regularizer': None,
                           'depthwise_constraint': None})
-        elif cls == 'SeparableConv2D':
+        elif cls in ('SeparableConv2D', 'SeparableConv1D'):
             c.update({'filters': p['filters'], 'kernel_size': pair(p['kernel_size']),
-                      'strides': pair(p.get('strides', (1, 1))),
+                      'strides': pair(p.get('strides', one)),
                       'padding': p.get('padding', 'valid'), 'data_format': df,
-                      'dilation_rate': pair(p.get('dilation_rate', (1, 1)))})
+                      'dilation_rate': pair(p.get('dilation_rate', one))})
             if not k3:
                 c['groups'] = 1
             c.update({'depth_multiplier': p['depth_multiplier'],
@@ -856,7 +886,8 @@ def legacy_weights(L):
 
 
 def k3_var_name(L, n):
-    return 'kernel' if (L.cls == 'DepthwiseConv2D' and n == 'depthwise_kernel') else n
+    depthwise = L.cls in ('DepthwiseConv1D', 'DepthwiseConv2D')
+    return 'kernel' if (depthwise and n == 'depthwise_kernel') else n
 
 
 def write_h5(path, m, style):
@@ -1347,6 +1378,55 @@ def build_conv1d_cf():
                           data_format=cf))
 
 
+@case('conv1d_layers', [('conv1d_layers.h5', STYLE_TF215), ('conv1d_layers.keras', 'keras')],
+      "ZeroPadding1D (1, 2); SeparableConv1D k3 dm 2 'same' + relu (depthwise then pointwise on "
+      "the [N, C, 1, L] view); DepthwiseConv1D k3 stride 2 dm 2 'valid' without bias (K2 weight "
+      "name depthwise_kernel, K3 kernel); Conv1DTranspose k3 s2 'same' (TF crops the extra step "
+      "at the END), k4 s2 'valid' output_padding 1 + tanh; Cropping1D (2, 3)")
+def build_conv1d_layers():
+    m = Model('conv1d_layers', normal_input('conv1d_layers', (15, 3)))
+    a = m.add('ZeroPadding1D', 'zero_padding1d', m.input, padding=(1, 2))
+    b = m.add('SeparableConv1D', 'separable_conv1d', a, filters=4, kernel_size=3,
+              depth_multiplier=2, padding='same', activation='relu')
+    c = m.add('DepthwiseConv1D', 'depthwise_conv1d', b, kernel_size=3, strides=2,
+              depth_multiplier=2, padding='valid', use_bias=False)
+    d = m.add('Conv1DTranspose', 'conv1d_transpose', c, filters=3, kernel_size=3, strides=2,
+              padding='same')
+    e = m.add('Conv1DTranspose', 'conv1d_transpose_1', d, filters=2, kernel_size=4, strides=2,
+              padding='valid', output_padding=1, activation='tanh')
+    return m.output(m.add('Cropping1D', 'cropping1d', e, cropping=(2, 3)))
+
+
+@case('conv1d_layers_cf', [('conv1d_layers_cf.h5', STYLE_TF215),
+                           ('conv1d_layers_cf.keras', 'keras')],
+      "channels_first (input N, C, L): SeparableConv1D k3 stride 2 dm 2 'same' without bias, "
+      "Conv1DTranspose k3 s2 'valid', DepthwiseConv1D k2 'same' + relu, Conv1DTranspose k2 s3 "
+      "'same' output_padding 2")
+def build_conv1d_layers_cf():
+    cf = 'channels_first'
+    m = Model('conv1d_layers_cf', normal_input('conv1d_layers_cf', (3, 14)))
+    a = m.add('SeparableConv1D', 'separable_conv1d', m.input, filters=4, kernel_size=3,
+              strides=2, depth_multiplier=2, padding='same', use_bias=False, data_format=cf)
+    b = m.add('Conv1DTranspose', 'conv1d_transpose', a, filters=3, kernel_size=3, strides=2,
+              padding='valid', data_format=cf)
+    c = m.add('DepthwiseConv1D', 'depthwise_conv1d', b, kernel_size=2, depth_multiplier=1,
+              padding='same', activation='relu', data_format=cf)
+    return m.output(m.add('Conv1DTranspose', 'conv1d_transpose_1', c, filters=2, kernel_size=2,
+                          strides=3, padding='same', output_padding=2, data_format=cf))
+
+
+@case('conv1d_causal_k2', [('conv1d_causal_k2.h5', STYLE_TF215)],
+      "tf.keras 2 only (Keras 3 refuses 'causal' here): SeparableConv1D k3 dilation 2 dm 2 "
+      "'causal' ((k-1)*d zeros before), then DepthwiseConv1D k3 dilation 2 'same'",
+      grad='numpy: tfjs has no gradient for dilated convolutions')
+def build_conv1d_causal_k2():
+    m = Model('conv1d_causal_k2', normal_input('conv1d_causal_k2', (12, 2)))
+    a = m.add('SeparableConv1D', 'separable_conv1d', m.input, filters=3, kernel_size=3,
+              dilation_rate=2, depth_multiplier=2, padding='causal')
+    return m.output(m.add('DepthwiseConv1D', 'depthwise_conv1d', a, kernel_size=3,
+                          dilation_rate=2, depth_multiplier=1, padding='same'))
+
+
 @case('groups_softmax', [('groups_softmax.h5', STYLE_TF215), ('groups_softmax.keras', 'keras')],
       "Conv2D groups 2 (6 -> 4 channels) + exponential, Softmax axis 1 (over H), Softmax axis "
       "[1, 2] (one softmax over H and W jointly: exp(x - reduce_logsumexp)), Permute (2, 1, 3), "
@@ -1444,6 +1524,14 @@ def tfjs_topology(v, legacy_resize, k3):
             c['rank'] = 1 if cls == 'Conv1D' else 2
         if cls == 'UpSampling1D':
             v['class_name'] = 'TfUpSampling1D'
+        if cls in ('SeparableConv1D', 'DepthwiseConv1D', 'Conv1DTranspose'):
+            c['kind'] = {'SeparableConv1D': 'separable', 'DepthwiseConv1D': 'depthwise',
+                         'Conv1DTranspose': 'transpose'}[cls]
+            c['rank'] = 1
+            v['class_name'] = 'TfConv'
+        if cls in ('ZeroPadding1D', 'Cropping1D'):
+            c['crop'] = cls == 'Cropping1D'
+            v['class_name'] = 'TfPadCrop1D'
         if cls == 'Softmax' and c.get('axis', -1) != -1:
             v['class_name'] = 'TfSoftmax'
         cf1d = cls.endswith('1D') and c.get('data_format') == 'channels_first'
@@ -1649,7 +1737,8 @@ def write_readme(outdir, results):
         '`Conv2DTranspose` with output_padding (ignored by tfjs), `Subtract` (absent), `ELU` with '
         'alpha != 1 (refused), Keras 3 `hard_sigmoid`/`leaky_relu`/`hard_silu`, '
         '`Conv1D`/`Conv2D` with groups, `causal` padding, channels_first (1-D) or the '
-        '`exponential` activation, `UpSampling1D`, `SpatialDropout2D` and '
+        '`exponential` activation, `UpSampling1D`, `SeparableConv1D`, `DepthwiseConv1D`, '
+        '`Conv1DTranspose`, `ZeroPadding1D`, `Cropping1D`, `SpatialDropout2D` and '
         '`ActivityRegularization` (absent), `Softmax` on a non-last axis or an axis list, global '
         'pooling with keepdims, channels_first 1-D pooling, and '
         '`BatchNormalization` on a non-last axis (tfjs 4.22\'s cpu batchNorm kernel indexes the '
@@ -1660,9 +1749,12 @@ def write_readme(outdir, results):
         '(same weights) with the Keras 3 activation definitions.\n'
         '- The upsampling model has a square input because tfjs\'s cpu ResizeBilinear gradient '
         'swaps H and W otherwise.\n'
+        '- `conv1d_causal_k2` has no .keras file: Keras 3 refuses `causal` padding in '
+        '`SeparableConv1D` (tf.keras 2 accepts it).\n'
         '- Not covered here: bicubic/area resizing, Resizing, TFOpLambda, '
         'Normalization (forward-only checks in test_keras_load.c); a nested Sequential or a '
-        'nested model called twice; the tf.keras 2 fused-BN epsilon floor (1.001e-5); .keras '
+        'nested model called twice; dilated `Conv1DTranspose`/`Conv2DTranspose` (tfjs has no '
+        'dilated transposed convolution); the tf.keras 2 fused-BN epsilon floor (1.001e-5); .keras '
         'files without the vars `name` attribute (Keras < 3.6, the real k341 file has that).\n')
     text = ('# Small Keras models for the layers the real files do not use\n\n'
             'Generated by `tools/make_keras_layer_models.py` (run with `/usr/bin/python3`; the\n'

@@ -26,11 +26,13 @@
  * AveragePooling excludes padding, tf.keras 2 fused BN epsilon >= 1.001e-5, resize semantics by
  * Keras version, activation definitions per version.
  *
- * 1-D layers (Conv1D, 1-D pooling, UpSampling1D) run as 2-D ones on an [N, C, 1, L] view.
+ * 1-D layers (Conv1D, SeparableConv1D, DepthwiseConv1D, Conv1DTranspose, the 1-D poolings,
+ * UpSampling1D, ZeroPadding1D, Cropping1D) share the 2-D layers' translators and run as 2-D ones on
+ * an [N, C, 1, L] view.
  *
  * Not here: the containers (keras_h5.c, keras_zip.c); layers with Python code (Lambda), custom
- * classes, 3-D and the other 1-D layers, recurrent and attention layers: they are refused naming
- * the layer. */
+ * classes, 3-D and the other 1-D layers (LocallyConnected1D, ...), recurrent and attention layers:
+ * they are refused naming the layer. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <cjson/cJSON.h>
@@ -662,75 +664,20 @@ static segcam_status h_identity(kx *x, klayer *L, kcall *c, kt *out) {
   return SEGCAM_OK;
 }
 
-/* Conv2D (F§1.3 kernel HWIO -> OIHW, F§4.1). */
-static segcam_status h_conv(kx *x, klayer *L, kcall *c, kt *out) {
-  SC_TRY(need_inputs(x, c, 1, 1));
-  const cJSON *cfg = L->cfg;
-  static const int one2[2] = {1, 1};
-  int ks[2], st[2], dil[2], cl, filters = jint(cfg, "filters", -1);
-  int groups = jint(cfg, "groups", 1), use_bias = jbool(cfg, "use_bias", 1);
-  sc_autopad ap;
-  SC_TRY(jints(x, cfg, "kernel_size", 2, NULL, ks));
-  SC_TRY(jints(x, cfg, "strides", 2, one2, st));
-  SC_TRY(jints(x, cfg, "dilation_rate", 2, one2, dil));
-  SC_TRY(data_format(x, cfg, &cl));
-  SC_TRY(padding_mode(x, cfg, &ap));
-  actspec act;
-  SC_TRY(parse_act(x, jget(cfg, "activation"), &act));
-  if (filters < 1 || groups < 1 || ks[0] < 1 || ks[1] < 1)
-    return lerr(x, SEGCAM_E_FORMAT, "invalid filters/kernel_size/groups");
-  if (!L->wloaded) {
-    static const char *const roles[2] = {"kernel", "bias"};
-    int want[2] = {1, use_bias};
-    kr_weights ws;
-    kr_weight *w[2];
-    SC_TRY(get_weights(x, L, roles, want, 2, &ws, w));
-    const int64_t kd[4] = {ks[0], ks[1], -1, filters}, bd[1] = {filters};
-    segcam_status s = check_w(x, w[0], "kernel", 4, kd);
-    if (s == SEGCAM_OK && w[1]) s = check_w(x, w[1], "bias", 1, bd);
-    if (s == SEGCAM_OK) {
-      /* (R, S, C/G, K) -> (K, C/G, R, S) */
-      int64_t R = ks[0], S = ks[1], Cg = w[0]->dims[2], K = filters;
-      float *o = sc_calloc_n((size_t)(R * S * Cg * K), sizeof *o);
-      if (!o) s = SEGCAM_E_NOMEM;
-      for (int64_t r = 0; o && r < R; r++)
-        for (int64_t q = 0; q < S; q++)
-          for (int64_t ci = 0; ci < Cg; ci++)
-            for (int64_t k = 0; k < K; k++)
-              o[((k * Cg + ci) * R + r) * S + q] = w[0]->data[((r * S + q) * Cg + ci) * K + k];
-      const int64_t od[4] = {K, Cg, R, S};
-      L->wv[0] = o ? cst(x, "kernel", o, 4, od) : -1;
-      L->wv[1] = w[1] ? take_const(x, "bias", w[1], 1, bd) : -1;
-      if (L->wv[0] < 0 || (w[1] && L->wv[1] < 0)) s = xfail(x);
-    }
-    kr_weights_free(&ws);
-    SC_TRY(s);
-    L->wloaded = 1;
-  }
-  int xin = spatial_in(x, c->in[0], cl);
-  TRYV(xin);
-  sc_conv_params *p = NEWP(sc_conv_params);
-  if (!p) return SEGCAM_E_NOMEM;
-  p->kernel[0] = ks[0], p->kernel[1] = ks[1];
-  p->stride[0] = st[0], p->stride[1] = st[1];
-  p->dilation[0] = dil[0], p->dilation[1] = dil[1];
-  p->group = groups;
-  p->auto_pad = ap;
-  int in[3] = {xin, L->wv[0], L->wv[1]};
-  int v = emit(x, SC_OP_CONV, in, use_bias ? 3 : 2, p);
-  v = apply_act(x, &act, v, 4, 1);
-  TRYV(v);
-  set_out(out, v, cl, 4);
-  return SEGCAM_OK;
-}
+/* ---- spatial layers, 1-D and 2-D ----------------------------------------------------------------
+ * One translator per layer kind serves the 1-D and the 2-D Keras layer (Conv1D and Conv2D,
+ * MaxPooling1D and MaxPooling2D, ...; the class name tells which).  A 1-D layer runs as the 2-D one
+ * on an [N, C, 1, L] view of its Keras tensor ([N, L, C] channels_last, [N, C, L] channels_first):
+ * a Transpose (channels_last only) and a Reshape before, a Reshape and a Transpose back after.
+ * These helper nodes have no name; the layer's last node is named after it.  The height of the
+ * view is 1 and gets a kernel, stride and dilation of 1 and no padding, which makes every 2-D rule
+ * (TF's 'same' split with the odd pixel at the end, the pooling divisor that excludes padding,
+ * TF's transposed-convolution output size) the 1-D one along the steps. */
 
-/* ---- 1-D layers ---------------------------------------------------------------------------------
- * Conv1D, MaxPooling1D/AveragePooling1D, UpSampling1D and GlobalAverage/MaxPooling1D run as their
- * 2-D counterparts on an [N, C, 1, L] view of the Keras tensor ([N, L, C] channels_last, [N, C, L]
- * channels_first): a Transpose (channels_last only) and a Reshape before, a Reshape and a
- * Transpose back after.  These helper nodes have no name; the layer's last node is named after
- * it.  A height of 1 with a kernel height of 1 makes every 2-D rule (TF's 'same' split with the
- * odd pixel at the end, the pooling divisor that excludes padding) the 1-D one. */
+/* 1 for a 1-D layer class (Conv1D, MaxPooling1D, ...), else 2. */
+static int spatial_rank(const klayer *L) {
+  return strstr(L->cls, "1D") ? 1 : 2;
+}
 
 static int emit_reshape(kx *x, int v, const int64_t *shape, int n) {
   sc_reshape_params *p = NEWP(sc_reshape_params);
@@ -764,48 +711,139 @@ static int view1d_out(kx *x, int v, int cl) {
   return v;
 }
 
-/* Conv1D: kernel (k, C/G, F) -> (F, C/G, 1, k); 'causal' pads (k-1)*d zeros at the start of the
- * steps and runs a 'valid' convolution, as Keras's Conv1D does (its _compute_causal_padding). */
-static segcam_status h_conv1d(kx *x, klayer *L, kcall *c, kt *out) {
+/* The data_format of an nd-D layer: a 1-D layer without one is channels_last whatever the model's
+ * format (Keras's 1-D layers default to channels_last, and ZeroPadding1D/Cropping1D of Keras 2 have
+ * no data_format at all). */
+static segcam_status sp_format(kx *x, const cJSON *cfg, int nd, int *cl) {
+  if (nd == 1 && !jstr(cfg, "data_format", NULL)) {
+    *cl = 1;
+    return SEGCAM_OK;
+  }
+  return data_format(x, cfg, cl);
+}
+
+/* The NCHW input of an nd-D layer: the 1-D view, or the 4-D tensor in the layout the layer
+ * computes in. */
+static int sp_in(kx *x, kt *t, int nd, int cl) {
+  return nd == 1 ? view1d_in(x, t, cl) : spatial_in(x, t, cl);
+}
+
+/* Finishes an nd-D layer whose NCHW result is v: back to the Keras rank-3 form for 1-D, then the
+ * activation (NULL: none) in the form the output is kept in -- the NCHW form of a channels_last
+ * 2-D layer, else the Keras form (a softmax activation is over the last Keras axis: the channels,
+ * or W for channels_first). */
+static segcam_status sp_out(kx *x, int v, int nd, int cl, const actspec *act, kt *out) {
+  if (nd == 1) v = view1d_out(x, v, cl);
+  if (act && v >= 0) v = apply_act(x, act, v, nd + 2, nd == 2 && cl);
+  TRYV(v);
+  set_out(out, v, nd == 2 && cl, nd + 2);
+  return SEGCAM_OK;
+}
+
+/* A per-axis integer spec of an nd-D layer (kernel_size, strides, ...) as the {height, width} of
+ * the 2-D computation: a 1-D layer's value goes on the width, the height gets `h`.  `def` holds
+ * the 2-D defaults (a 1-D layer uses def[1]); NULL makes the key required. */
+static segcam_status sp_ints(kx *x, const cJSON *cfg, const char *k, int nd, const int *def, int h,
+                             int *out) {
+  if (nd == 2) return jints(x, cfg, k, 2, def, out);
+  out[0] = h;
+  return jints(x, cfg, k, 1, def ? def + 1 : NULL, out + 1);
+}
+
+/* The Keras shape of an nd-D kernel: kernel_size {h, w} (w only for 1-D) followed by a, b. */
+static int kernel_dims(int nd, const int *ks, int64_t a, int64_t b, int64_t *d) {
+  int n = 0;
+  for (int i = 2 - nd; i < 2; i++) d[n++] = ks[i];
+  d[n++] = a;
+  d[n++] = b;
+  return n;
+}
+
+/* padding: 'same'/'valid', and where causal_ok (Conv1D, SeparableConv1D) 'causal' (*causal = 1,
+ * computed as explicit padding of (k-1)*dilation zeros before the first step and a 'valid'
+ * convolution, as Keras's _compute_causal_padding does). */
+static segcam_status sp_padding(kx *x, const cJSON *cfg, int causal_ok, sc_autopad *ap,
+                                int *causal) {
+  *causal = causal_ok && streq(jstr(cfg, "padding", "valid"), "causal");
+  if (*causal) {
+    *ap = SC_PAD_EXPLICIT;
+    return SEGCAM_OK;
+  }
+  return padding_mode(x, cfg, ap);
+}
+
+/* Fills the geometry of a convolution on the NCHW (or 1-D view) input. */
+static void conv_geometry(sc_conv_params *p, const int *ks, const int *st, const int *dil,
+                          sc_autopad ap, int causal) {
+  for (int a = 0; a < 2; a++) {
+    p->kernel[a] = ks[a];
+    p->stride[a] = st[a];
+    p->dilation[a] = dil[a];
+  }
+  p->auto_pad = ap;
+  if (causal) p->pads[1] = (ks[1] - 1) * dil[1]; /* w_begin */
+}
+
+/* The settings shared by the convolution layers (Conv, DepthwiseConv, SeparableConv and
+ * ConvTranspose, 1-D and 2-D); allow_causal: the 1-D layer accepts padding 'causal'. */
+typedef struct convcfg {
+  int nd, cl, ks[2], st[2], dil[2], causal, use_bias;
+  sc_autopad ap;
+  actspec act;
+} convcfg;
+
+static segcam_status conv_config(kx *x, const klayer *L, int allow_causal, convcfg *k) {
+  static const int one2[2] = {1, 1};
+  const cJSON *cfg = L->cfg;
+  k->nd = spatial_rank(L);
+  k->use_bias = jbool(cfg, "use_bias", 1);
+  SC_TRY(sp_ints(x, cfg, "kernel_size", k->nd, NULL, 1, k->ks));
+  SC_TRY(sp_ints(x, cfg, "strides", k->nd, one2, 1, k->st));
+  SC_TRY(sp_ints(x, cfg, "dilation_rate", k->nd, one2, 1, k->dil));
+  SC_TRY(sp_format(x, cfg, k->nd, &k->cl));
+  SC_TRY(sp_padding(x, cfg, allow_causal && k->nd == 1, &k->ap, &k->causal));
+  SC_TRY(parse_act(x, jget(cfg, "activation"), &k->act));
+  for (int a = 0; a < 2; a++)
+    if (k->ks[a] < 1 || k->st[a] < 1 || k->dil[a] < 1)
+      return lerr(x, SEGCAM_E_FORMAT, "invalid kernel_size/strides/dilation_rate");
+  return SEGCAM_OK;
+}
+
+/* A Keras kernel (R, S, A, B) -- a convolution's (R, S, C/G, F), a transposed convolution's
+ * (R, S, F, C), a 1x1 kernel or a Dense matrix with R = S = 1 -- as the constant (B, A, R, S) the
+ * NCHW ops take (F§1.3).  Returns the constant, or -1. */
+static int kernel_const(kx *x, const char *suffix, const float *w, int64_t R, int64_t S, int64_t A,
+                        int64_t B) {
+  float *o = sc_calloc_n((size_t)(R * S * A * B), sizeof *o);
+  if (!o) return -1;
+  for (int64_t rs = 0; rs < R * S; rs++)
+    for (int64_t a = 0; a < A; a++)
+      for (int64_t b = 0; b < B; b++) o[(b * A + a) * R * S + rs] = w[(rs * A + a) * B + b];
+  const int64_t od[4] = {B, A, R, S};
+  return cst(x, suffix, o, 4, od);
+}
+
+/* Conv1D/Conv2D (F§1.3 kernel (R, S, C/G, F) -> (F, C/G, R, S), R = 1 for 1-D; F§4.1). */
+static segcam_status h_conv(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   const cJSON *cfg = L->cfg;
-  static const int one1[1] = {1};
-  int ks, st, dil, cl, filters = jint(cfg, "filters", -1);
-  int groups = jint(cfg, "groups", 1), use_bias = jbool(cfg, "use_bias", 1), causal = 0;
-  sc_autopad ap = SC_PAD_VALID;
-  SC_TRY(jints(x, cfg, "kernel_size", 1, NULL, &ks));
-  SC_TRY(jints(x, cfg, "strides", 1, one1, &st));
-  SC_TRY(jints(x, cfg, "dilation_rate", 1, one1, &dil));
-  SC_TRY(data_format(x, cfg, &cl));
-  const char *pad = jstr(cfg, "padding", "valid");
-  if (streq(pad, "causal"))
-    causal = 1;
-  else
-    SC_TRY(padding_mode(x, cfg, &ap));
-  actspec act;
-  SC_TRY(parse_act(x, jget(cfg, "activation"), &act));
-  if (filters < 1 || groups < 1 || ks < 1 || st < 1 || dil < 1 || filters % groups)
-    return lerr(x, SEGCAM_E_FORMAT, "invalid filters/kernel_size/strides/dilation_rate/groups");
+  convcfg k;
+  SC_TRY(conv_config(x, L, 1, &k));
+  int filters = jint(cfg, "filters", -1), groups = jint(cfg, "groups", 1), nd = k.nd;
+  if (filters < 1 || groups < 1 || filters % groups)
+    return lerr(x, SEGCAM_E_FORMAT, "invalid filters/groups");
   if (!L->wloaded) {
     static const char *const roles[2] = {"kernel", "bias"};
-    int want[2] = {1, use_bias};
+    int want[2] = {1, k.use_bias};
     kr_weights ws;
     kr_weight *w[2];
     SC_TRY(get_weights(x, L, roles, want, 2, &ws, w));
-    const int64_t kd[3] = {ks, -1, filters}, bd[1] = {filters};
-    segcam_status s = check_w(x, w[0], "kernel", 3, kd);
+    int64_t kd[4];
+    const int64_t bd[1] = {filters};
+    segcam_status s = check_w(x, w[0], "kernel", kernel_dims(nd, k.ks, -1, filters, kd), kd);
     if (s == SEGCAM_OK && w[1]) s = check_w(x, w[1], "bias", 1, bd);
     if (s == SEGCAM_OK) {
-      /* (S, C/G, K) -> (K, C/G, 1, S) */
-      int64_t S = ks, Cg = w[0]->dims[1], K = filters;
-      float *o = sc_calloc_n((size_t)(S * Cg * K), sizeof *o);
-      if (!o) s = SEGCAM_E_NOMEM;
-      for (int64_t q = 0; o && q < S; q++)
-        for (int64_t ci = 0; ci < Cg; ci++)
-          for (int64_t k = 0; k < K; k++)
-            o[(k * Cg + ci) * S + q] = w[0]->data[(q * Cg + ci) * K + k];
-      const int64_t od[4] = {K, Cg, 1, S};
-      L->wv[0] = o ? cst(x, "kernel", o, 4, od) : -1;
+      L->wv[0] = kernel_const(x, "kernel", w[0]->data, k.ks[0], k.ks[1], w[0]->dims[nd], filters);
       L->wv[1] = w[1] ? take_const(x, "bias", w[1], 1, bd) : -1;
       if (L->wv[0] < 0 || (w[1] && L->wv[1] < 0)) s = xfail(x);
     }
@@ -813,154 +851,54 @@ static segcam_status h_conv1d(kx *x, klayer *L, kcall *c, kt *out) {
     SC_TRY(s);
     L->wloaded = 1;
   }
-  int xin = view1d_in(x, c->in[0], cl);
+  int xin = sp_in(x, c->in[0], nd, k.cl);
   TRYV(xin);
   sc_conv_params *p = NEWP(sc_conv_params);
   if (!p) return SEGCAM_E_NOMEM;
-  p->kernel[0] = 1, p->kernel[1] = ks;
-  p->stride[0] = 1, p->stride[1] = st;
-  p->dilation[0] = 1, p->dilation[1] = dil;
+  conv_geometry(p, k.ks, k.st, k.dil, k.ap, k.causal);
   p->group = groups;
-  p->auto_pad = causal ? SC_PAD_EXPLICIT : ap;
-  if (causal) p->pads[1] = (ks - 1) * dil; /* w_begin */
   int in[3] = {xin, L->wv[0], L->wv[1]};
-  int v = emit(x, SC_OP_CONV, in, use_bias ? 3 : 2, p);
-  v = view1d_out(x, v, cl);
-  v = apply_act(x, &act, v, 3, 0);
-  TRYV(v);
-  set_out(out, v, 0, 3);
-  return SEGCAM_OK;
+  int v = emit(x, SC_OP_CONV, in, k.use_bias ? 3 : 2, p);
+  return sp_out(x, v, nd, k.cl, &k.act, out);
 }
 
-/* MaxPooling1D / AveragePooling1D (pool_size, strides default pool_size, 'same'/'valid'). */
-static segcam_status pool1d(kx *x, klayer *L, kcall *c, kt *out, int is_max) {
-  SC_TRY(need_inputs(x, c, 1, 1));
-  const cJSON *cfg = L->cfg;
-  static const int two1[1] = {2};
-  int ps, st, cl;
-  sc_autopad ap;
-  SC_TRY(jints(x, cfg, "pool_size", 1, two1, &ps));
-  SC_TRY(jints(x, cfg, "strides", 1, &ps, &st));
-  SC_TRY(data_format(x, cfg, &cl));
-  SC_TRY(padding_mode(x, cfg, &ap));
-  if (ps < 1 || st < 1) return lerr(x, SEGCAM_E_FORMAT, "invalid pool_size/strides");
-  int xin = view1d_in(x, c->in[0], cl);
-  TRYV(xin);
-  sc_pool_params *p = NEWP(sc_pool_params);
-  if (!p) return SEGCAM_E_NOMEM;
-  p->kernel[0] = 1, p->kernel[1] = ps;
-  p->stride[0] = 1, p->stride[1] = st;
-  p->dilation[0] = p->dilation[1] = 1;
-  p->auto_pad = ap;
-  p->count_include_pad = 0;
-  int v = emit(x, is_max ? SC_OP_MAXPOOL : SC_OP_AVGPOOL, &xin, 1, p);
-  v = view1d_out(x, v, cl);
-  TRYV(v);
-  set_out(out, v, 0, 3);
-  return SEGCAM_OK;
+/* The depthwise kernel (R, S, C, M) as a Conv group=C weight W[c*M + m, 0] (F§1.3); R = 1 for
+ * 1-D.  Returns the constant, or -1. */
+static int depthwise_const(kx *x, const char *suffix, const kr_weight *w, const int *ks, int64_t C,
+                           int64_t M) {
+  int64_t R = ks[0], S = ks[1];
+  float *o = sc_calloc_n((size_t)(R * S * C * M), sizeof *o);
+  if (!o) return -1;
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t q = 0; q < S; q++)
+      for (int64_t ci = 0; ci < C; ci++)
+        for (int64_t m = 0; m < M; m++)
+          o[((ci * M + m) * R + r) * S + q] = w->data[((r * S + q) * C + ci) * M + m];
+  const int64_t od[4] = {C * M, 1, R, S};
+  return cst(x, suffix, o, 4, od);
 }
 
-static segcam_status h_maxpool1d(kx *x, klayer *L, kcall *c, kt *out) {
-  return pool1d(x, L, c, out, 1);
-}
-static segcam_status h_avgpool1d(kx *x, klayer *L, kcall *c, kt *out) {
-  return pool1d(x, L, c, out, 0);
-}
-
-/* GlobalAverage/MaxPooling1D: [N, C] (keepdims: [N, 1, C], or [N, C, 1] channels_first). */
-static segcam_status gpool1d(kx *x, klayer *L, kcall *c, kt *out, int is_max) {
-  SC_TRY(need_inputs(x, c, 1, 1));
-  int cl, keep = jbool(L->cfg, "keepdims", 0);
-  SC_TRY(data_format(x, L->cfg, &cl));
-  int xin = view1d_in(x, c->in[0], cl);
-  TRYV(xin);
-  sc_globalpool_params *p = NEWP(sc_globalpool_params);
-  if (!p) return SEGCAM_E_NOMEM;
-  p->is_max = is_max;
-  p->keepdims = 0;
-  int v = emit(x, SC_OP_GLOBALPOOL, &xin, 1, p);
-  if (keep) {
-    const int64_t s1[3] = {0, 1, -1}, s2[3] = {0, -1, 1};
-    if (v >= 0) v = emit_reshape(x, v, cl ? s1 : s2, 3);
-  }
-  TRYV(v);
-  set_out(out, v, 0, keep ? 3 : 2);
-  return SEGCAM_OK;
-}
-
-static segcam_status h_gap1d(kx *x, klayer *L, kcall *c, kt *out) {
-  return gpool1d(x, L, c, out, 0);
-}
-static segcam_status h_gmp1d(kx *x, klayer *L, kcall *c, kt *out) {
-  return gpool1d(x, L, c, out, 1);
-}
-
-/* UpSampling1D: each step repeated `size` times (backend.repeat_elements), channels_last only. */
-static segcam_status h_upsample1d(kx *x, klayer *L, kcall *c, kt *out) {
-  SC_TRY(need_inputs(x, c, 1, 1));
-  static const int two1[1] = {2};
-  int sz;
-  SC_TRY(jints(x, L->cfg, "size", 1, two1, &sz));
-  if (sz < 1 || sz > 4096) return lerr(x, SEGCAM_E_FORMAT, "invalid size %d", sz);
-  int xin = view1d_in(x, c->in[0], 1);
-  TRYV(xin);
-  sc_resize_params *p = NEWP(sc_resize_params);
-  if (!p) return SEGCAM_E_NOMEM;
-  /* asymmetric coordinates with floor at an integer factor pick each step `size` times */
-  p->mode = SC_RESIZE_NEAREST;
-  p->coord = SC_COORD_ASYMMETRIC;
-  p->nearest = SC_NEAREST_FLOOR;
-  p->cubic_a = -0.75f;
-  p->n_fixed = 2;
-  p->fixed_scales[0] = 1.0f;
-  p->fixed_scales[1] = (float)sz;
-  int in[4] = {xin, -1, -1, -1};
-  int v = emit(x, SC_OP_RESIZE, in, 4, p);
-  v = view1d_out(x, v, 1);
-  TRYV(v);
-  set_out(out, v, 0, 3);
-  return SEGCAM_OK;
-}
-
-/* DepthwiseConv2D: (R, S, C, M) -> Conv group=C with W[c*M + m, 0] (F§1.3). */
+/* DepthwiseConv1D/2D: a Conv with group = C (F§1.3).  Keras refuses 'causal' for
+ * DepthwiseConv1D (tf.keras and Keras 3), and so does this. */
 static segcam_status h_dwconv(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
-  const cJSON *cfg = L->cfg;
-  static const int one2[2] = {1, 1};
-  int ks[2], st[2], dil[2], cl, dm = jint(cfg, "depth_multiplier", 1);
-  int use_bias = jbool(cfg, "use_bias", 1);
-  sc_autopad ap;
-  SC_TRY(jints(x, cfg, "kernel_size", 2, NULL, ks));
-  SC_TRY(jints(x, cfg, "strides", 2, one2, st));
-  SC_TRY(jints(x, cfg, "dilation_rate", 2, one2, dil));
-  SC_TRY(data_format(x, cfg, &cl));
-  SC_TRY(padding_mode(x, cfg, &ap));
-  actspec act;
-  SC_TRY(parse_act(x, jget(cfg, "activation"), &act));
-  if (dm < 1 || ks[0] < 1 || ks[1] < 1)
-    return lerr(x, SEGCAM_E_FORMAT, "invalid depth_multiplier/kernel_size");
+  convcfg k;
+  SC_TRY(conv_config(x, L, 0, &k));
+  int dm = jint(L->cfg, "depth_multiplier", 1), nd = k.nd;
+  if (dm < 1) return lerr(x, SEGCAM_E_FORMAT, "invalid depth_multiplier");
   if (!L->wloaded) {
     /* Keras 2 names the kernel depthwise_kernel, Keras 3 kernel */
     static const char *const roles[2] = {"depthwise_kernel|kernel", "bias"};
-    int want[2] = {1, use_bias};
+    int want[2] = {1, k.use_bias};
     kr_weights ws;
     kr_weight *w[2];
     SC_TRY(get_weights(x, L, roles, want, 2, &ws, w));
-    const int64_t kd[4] = {ks[0], ks[1], -1, dm};
-    segcam_status s = check_w(x, w[0], "depthwise_kernel", 4, kd);
-    int64_t C = w[0]->ndim == 4 ? w[0]->dims[2] : 0, bd[1] = {C * dm};
+    int64_t kd[4];
+    segcam_status s = check_w(x, w[0], "depthwise_kernel", kernel_dims(nd, k.ks, -1, dm, kd), kd);
+    int64_t C = w[0]->ndim == nd + 2 ? w[0]->dims[nd] : 0, bd[1] = {C * dm};
     if (s == SEGCAM_OK && w[1]) s = check_w(x, w[1], "bias", 1, bd);
     if (s == SEGCAM_OK) {
-      int64_t R = ks[0], S = ks[1], M = dm;
-      float *o = sc_calloc_n((size_t)(R * S * C * M), sizeof *o);
-      if (!o) s = SEGCAM_E_NOMEM;
-      for (int64_t r = 0; o && r < R; r++)
-        for (int64_t q = 0; q < S; q++)
-          for (int64_t ci = 0; ci < C; ci++)
-            for (int64_t m = 0; m < M; m++)
-              o[((ci * M + m) * R + r) * S + q] = w[0]->data[((r * S + q) * C + ci) * M + m];
-      const int64_t od[4] = {C * M, 1, R, S};
-      L->wv[0] = o ? cst(x, "kernel", o, 4, od) : -1;
+      L->wv[0] = depthwise_const(x, "kernel", w[0], k.ks, C, dm);
       L->wv[1] = w[1] ? take_const(x, "bias", w[1], 1, bd) : -1;
       L->wv[2] = (int)C;
       if (L->wv[0] < 0 || (w[1] && L->wv[1] < 0)) s = xfail(x);
@@ -969,82 +907,50 @@ static segcam_status h_dwconv(kx *x, klayer *L, kcall *c, kt *out) {
     SC_TRY(s);
     L->wloaded = 1;
   }
-  int xin = spatial_in(x, c->in[0], cl);
+  int xin = sp_in(x, c->in[0], nd, k.cl);
   TRYV(xin);
   sc_conv_params *p = NEWP(sc_conv_params);
   if (!p) return SEGCAM_E_NOMEM;
-  p->kernel[0] = ks[0], p->kernel[1] = ks[1];
-  p->stride[0] = st[0], p->stride[1] = st[1];
-  p->dilation[0] = dil[0], p->dilation[1] = dil[1];
+  conv_geometry(p, k.ks, k.st, k.dil, k.ap, k.causal);
   p->group = L->wv[2];
-  p->auto_pad = ap;
   int in[3] = {xin, L->wv[0], L->wv[1]};
-  int v = emit(x, SC_OP_CONV, in, use_bias ? 3 : 2, p);
-  v = apply_act(x, &act, v, 4, 1);
-  TRYV(v);
-  set_out(out, v, cl, 4);
-  return SEGCAM_OK;
+  int v = emit(x, SC_OP_CONV, in, k.use_bias ? 3 : 2, p);
+  return sp_out(x, v, nd, k.cl, &k.act, out);
 }
 
-/* SeparableConv2D = depthwise conv (no bias) + 1x1 pointwise conv with the bias (F§4.1). */
+/* SeparableConv1D/2D = depthwise conv (no bias) + 1x1 pointwise conv with the bias (F§4.1). */
 static segcam_status h_sepconv(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
-  const cJSON *cfg = L->cfg;
   static const int one2[2] = {1, 1};
-  int ks[2], st[2], dil[2], cl, dm = jint(cfg, "depth_multiplier", 1);
-  int filters = jint(cfg, "filters", -1), use_bias = jbool(cfg, "use_bias", 1);
-  sc_autopad ap;
-  SC_TRY(jints(x, cfg, "kernel_size", 2, NULL, ks));
-  SC_TRY(jints(x, cfg, "strides", 2, one2, st));
-  SC_TRY(jints(x, cfg, "dilation_rate", 2, one2, dil));
-  SC_TRY(data_format(x, cfg, &cl));
-  SC_TRY(padding_mode(x, cfg, &ap));
-  actspec act;
-  SC_TRY(parse_act(x, jget(cfg, "activation"), &act));
-  if (dm < 1 || filters < 1 || ks[0] < 1 || ks[1] < 1)
-    return lerr(x, SEGCAM_E_FORMAT, "invalid depth_multiplier/filters/kernel_size");
+  convcfg k;
+  SC_TRY(conv_config(x, L, 1, &k));
+  int dm = jint(L->cfg, "depth_multiplier", 1), filters = jint(L->cfg, "filters", -1), nd = k.nd;
+  if (dm < 1 || filters < 1) return lerr(x, SEGCAM_E_FORMAT, "invalid depth_multiplier/filters");
   if (!L->wloaded) {
     static const char *const roles[3] = {"depthwise_kernel", "pointwise_kernel", "bias"};
-    int want[3] = {1, 1, use_bias};
+    int want[3] = {1, 1, k.use_bias};
     kr_weights ws;
     kr_weight *w[3];
     SC_TRY(get_weights(x, L, roles, want, 3, &ws, w));
-    const int64_t kd[4] = {ks[0], ks[1], -1, dm};
-    segcam_status s = check_w(x, w[0], "depthwise_kernel", 4, kd);
-    int64_t C = w[0]->ndim == 4 ? w[0]->dims[2] : 0, F = filters;
-    const int64_t pd[4] = {1, 1, C * dm, F}, bd[1] = {F};
-    if (s == SEGCAM_OK) s = check_w(x, w[1], "pointwise_kernel", 4, pd);
+    int64_t kd[4], pd[4];
+    segcam_status s = check_w(x, w[0], "depthwise_kernel", kernel_dims(nd, k.ks, -1, dm, kd), kd);
+    int64_t C = w[0]->ndim == nd + 2 ? w[0]->dims[nd] : 0, F = filters, CM = C * dm;
+    const int64_t bd[1] = {F};
+    if (s == SEGCAM_OK)
+      s = check_w(x, w[1], "pointwise_kernel", kernel_dims(nd, one2, CM, F, pd), pd);
     if (s == SEGCAM_OK && w[2]) s = check_w(x, w[2], "bias", 1, bd);
     if (s == SEGCAM_OK) {
-      int64_t R = ks[0], S = ks[1], M = dm, CM = C * dm;
-      float *o = sc_calloc_n((size_t)(R * S * CM), sizeof *o);
-      float *q = sc_calloc_n((size_t)(CM * F), sizeof *q);
-      if (!o || !q) s = SEGCAM_E_NOMEM;
-      for (int64_t r = 0; o && q && r < R; r++)
-        for (int64_t t = 0; t < S; t++)
-          for (int64_t ci = 0; ci < C; ci++)
-            for (int64_t m = 0; m < M; m++)
-              o[((ci * M + m) * R + r) * S + t] = w[0]->data[((r * S + t) * C + ci) * M + m];
-      /* (1, 1, C*M, F) -> (F, C*M, 1, 1) */
-      for (int64_t i = 0; o && q && i < CM; i++)
-        for (int64_t f = 0; f < F; f++) q[f * CM + i] = w[1]->data[i * F + f];
-      const int64_t od[4] = {CM, 1, R, S}, qd[4] = {F, CM, 1, 1};
-      if (s == SEGCAM_OK) {
-        L->wv[0] = cst(x, "depthwise_kernel", o, 4, od);
-        L->wv[1] = cst(x, "pointwise_kernel", q, 4, qd);
-        o = q = NULL;
-        L->wv[2] = w[2] ? take_const(x, "bias", w[2], 1, bd) : -1;
-        L->wv[3] = (int)C;
-        if (L->wv[0] < 0 || L->wv[1] < 0 || (w[2] && L->wv[2] < 0)) s = xfail(x);
-      }
-      free(o);
-      free(q);
+      L->wv[0] = depthwise_const(x, "depthwise_kernel", w[0], k.ks, C, dm);
+      L->wv[1] = kernel_const(x, "pointwise_kernel", w[1]->data, 1, 1, CM, F);
+      L->wv[2] = w[2] ? take_const(x, "bias", w[2], 1, bd) : -1;
+      L->wv[3] = (int)C;
+      if (L->wv[0] < 0 || L->wv[1] < 0 || (w[2] && L->wv[2] < 0)) s = xfail(x);
     }
     kr_weights_free(&ws);
     SC_TRY(s);
     L->wloaded = 1;
   }
-  int xin = spatial_in(x, c->in[0], cl);
+  int xin = sp_in(x, c->in[0], nd, k.cl);
   TRYV(xin);
   sc_conv_params *p = NEWP(sc_conv_params);
   sc_conv_params *p2 = NEWP(sc_conv_params);
@@ -1053,13 +959,10 @@ static segcam_status h_sepconv(kx *x, klayer *L, kcall *c, kt *out) {
     free(p2);
     return SEGCAM_E_NOMEM;
   }
-  p->kernel[0] = ks[0], p->kernel[1] = ks[1];
-  p->stride[0] = st[0], p->stride[1] = st[1];
-  p->dilation[0] = dil[0], p->dilation[1] = dil[1];
+  conv_geometry(p, k.ks, k.st, k.dil, k.ap, k.causal);
   p->group = L->wv[3];
-  p->auto_pad = ap;
-  p2->kernel[0] = p2->kernel[1] = 1;
-  p2->stride[0] = p2->stride[1] = p2->dilation[0] = p2->dilation[1] = p2->group = 1;
+  conv_geometry(p2, one2, one2, one2, SC_PAD_EXPLICIT, 0);
+  p2->group = 1;
   int in1[2] = {xin, L->wv[0]};
   int v = emit(x, SC_OP_CONV, in1, 2, p);
   if (v < 0) {
@@ -1067,55 +970,37 @@ static segcam_status h_sepconv(kx *x, klayer *L, kcall *c, kt *out) {
     return xfail(x);
   }
   int in2[3] = {v, L->wv[1], L->wv[2]};
-  v = emit(x, SC_OP_CONV, in2, use_bias ? 3 : 2, p2);
-  v = apply_act(x, &act, v, 4, 1);
-  TRYV(v);
-  set_out(out, v, cl, 4);
-  return SEGCAM_OK;
+  v = emit(x, SC_OP_CONV, in2, k.use_bias ? 3 : 2, p2);
+  return sp_out(x, v, nd, k.cl, &k.act, out);
 }
 
-/* Conv2DTranspose: kernel (R, S, K, C) -> (C, K, R, S); TF's output size and crop (F§4.2) as
- * explicit pads: they do not depend on the input size, so no auto_pad is needed. */
+/* Conv1DTranspose/Conv2DTranspose: kernel (R, S, K, C) -> (C, K, R, S), R = 1 for 1-D; TF's
+ * output size and crop (F§4.2) as explicit pads: they do not depend on the input size, so no
+ * auto_pad is needed. */
 static segcam_status h_convt(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   const cJSON *cfg = L->cfg;
-  static const int one2[2] = {1, 1};
-  int ks[2], st[2], dil[2], cl, filters = jint(cfg, "filters", -1);
-  int use_bias = jbool(cfg, "use_bias", 1), opad[2] = {-1, -1};
-  sc_autopad ap;
-  SC_TRY(jints(x, cfg, "kernel_size", 2, NULL, ks));
-  SC_TRY(jints(x, cfg, "strides", 2, one2, st));
-  SC_TRY(jints(x, cfg, "dilation_rate", 2, one2, dil));
-  SC_TRY(data_format(x, cfg, &cl));
-  SC_TRY(padding_mode(x, cfg, &ap));
+  convcfg k;
+  SC_TRY(conv_config(x, L, 0, &k));
+  int filters = jint(cfg, "filters", -1), opad[2] = {-1, -1}, nd = k.nd;
   const cJSON *op = jget(cfg, "output_padding");
-  if (op && !cJSON_IsNull(op)) SC_TRY(jints(x, cfg, "output_padding", 2, NULL, opad));
+  if (op && !cJSON_IsNull(op)) SC_TRY(sp_ints(x, cfg, "output_padding", nd, NULL, 0, opad));
   if (jnum(cfg, "groups", 1) != 1)
     return lerr(x, SEGCAM_E_UNSUPPORTED, "grouped transposed convolution is not supported");
-  actspec act;
-  SC_TRY(parse_act(x, jget(cfg, "activation"), &act));
-  if (filters < 1 || ks[0] < 1 || ks[1] < 1 || st[0] < 1 || st[1] < 1 || dil[0] < 1 || dil[1] < 1)
-    return lerr(x, SEGCAM_E_FORMAT, "invalid filters/kernel_size/strides/dilation_rate");
+  if (filters < 1) return lerr(x, SEGCAM_E_FORMAT, "invalid filters");
   if (!L->wloaded) {
     static const char *const roles[2] = {"kernel", "bias"};
-    int want[2] = {1, use_bias};
+    int want[2] = {1, k.use_bias};
     kr_weights ws;
     kr_weight *w[2];
     SC_TRY(get_weights(x, L, roles, want, 2, &ws, w));
-    const int64_t kd[4] = {ks[0], ks[1], filters, -1}, bd[1] = {filters};
-    segcam_status s = check_w(x, w[0], "kernel", 4, kd);
+    int64_t kd[4];
+    const int64_t bd[1] = {filters};
+    segcam_status s = check_w(x, w[0], "kernel", kernel_dims(nd, k.ks, filters, -1, kd), kd);
     if (s == SEGCAM_OK && w[1]) s = check_w(x, w[1], "bias", 1, bd);
     if (s == SEGCAM_OK) {
-      int64_t R = ks[0], S = ks[1], K = filters, C = w[0]->dims[3];
-      float *o = sc_calloc_n((size_t)(R * S * K * C), sizeof *o);
-      if (!o) s = SEGCAM_E_NOMEM;
-      for (int64_t r = 0; o && r < R; r++)
-        for (int64_t q = 0; q < S; q++)
-          for (int64_t k = 0; k < K; k++)
-            for (int64_t ci = 0; ci < C; ci++)
-              o[((ci * K + k) * R + r) * S + q] = w[0]->data[((r * S + q) * K + k) * C + ci];
-      const int64_t od[4] = {C, K, R, S};
-      L->wv[0] = o ? cst(x, "kernel", o, 4, od) : -1;
+      L->wv[0] =
+          kernel_const(x, "kernel", w[0]->data, k.ks[0], k.ks[1], filters, w[0]->dims[nd + 1]);
       L->wv[1] = w[1] ? take_const(x, "bias", w[1], 1, bd) : -1;
       if (L->wv[0] < 0 || (w[1] && L->wv[1] < 0)) s = xfail(x);
     }
@@ -1125,16 +1010,16 @@ static segcam_status h_convt(kx *x, klayer *L, kcall *c, kt *out) {
   }
   sc_conv_params *p = NEWP(sc_conv_params);
   if (!p) return SEGCAM_E_NOMEM;
-  p->kernel[0] = ks[0], p->kernel[1] = ks[1];
+  p->kernel[0] = k.ks[0], p->kernel[1] = k.ks[1];
   p->group = 1;
   p->auto_pad = SC_PAD_EXPLICIT;
   for (int a = 0; a < 2; a++) {
-    int keff = (ks[a] - 1) * dil[a] + 1, s = st[a], pb, pe, o;
+    int keff = (k.ks[a] - 1) * k.dil[a] + 1, s = k.st[a], pb, pe, o;
     if (opad[a] >= 0) {
       /* output (in-1)*s + keff - 2*pad + op with pad = keff/2 ('same') or 0, cropped at
        * pad_fwd = max(0, 2*pad - op)/2 from the start (conv_utils.deconv_output_length) */
-      int pad = ap == SC_PAD_SAME_UPPER ? keff / 2 : 0, P = 2 * pad - opad[a];
-      if (opad[a] >= s && opad[a] >= dil[a]) {
+      int pad = k.ap == SC_PAD_SAME_UPPER ? keff / 2 : 0, P = 2 * pad - opad[a];
+      if (opad[a] >= s && opad[a] >= k.dil[a]) {
         free(p);
         return lerr(x, SEGCAM_E_FORMAT, "output_padding %d must be smaller than the stride %d",
                     opad[a], s);
@@ -1142,7 +1027,7 @@ static segcam_status h_convt(kx *x, klayer *L, kcall *c, kt *out) {
       pb = (P > 0 ? P : 0) / 2;
       pe = 2 * pad - pb;
       o = opad[a];
-    } else if (ap == SC_PAD_SAME_UPPER) {
+    } else if (k.ap == SC_PAD_SAME_UPPER) {
       /* output in*s; TF's forward padding P = max(0, keff - s), pad_fwd = P/2 */
       int P = keff - s > 0 ? keff - s : 0;
       pb = P / 2;
@@ -1154,22 +1039,19 @@ static segcam_status h_convt(kx *x, klayer *L, kcall *c, kt *out) {
       o = s - keff > 0 ? s - keff : 0;
     }
     p->stride[a] = s;
-    p->dilation[a] = dil[a];
+    p->dilation[a] = k.dil[a];
     p->pads[a] = pb;
     p->pads[a + 2] = pe;
     p->output_padding[a] = o;
   }
-  int xin = spatial_in(x, c->in[0], cl);
+  int xin = sp_in(x, c->in[0], nd, k.cl);
   if (xin < 0) {
     free(p);
     return xfail(x);
   }
   int in[3] = {xin, L->wv[0], L->wv[1]};
-  int v = emit(x, SC_OP_CONV_TRANSPOSE, in, use_bias ? 3 : 2, p);
-  v = apply_act(x, &act, v, 4, 1);
-  TRYV(v);
-  set_out(out, v, cl, 4);
-  return SEGCAM_OK;
+  int v = emit(x, SC_OP_CONV_TRANSPOSE, in, k.use_bias ? 3 : 2, p);
+  return sp_out(x, v, nd, k.cl, &k.act, out);
 }
 
 /* Dense: (in, units).  Rank 2: Gemm.  Rank 4 channels_last: a 1x1 conv on the NCHW form (the
@@ -1206,13 +1088,7 @@ static segcam_status h_dense(kx *x, klayer *L, kcall *c, kt *out) {
   if (conv && L->wv[2] < 0) {
     /* (in, units) -> (units, in, 1, 1) for the 1x1 conv, made only when a call needs it */
     const sc_value *kv = &x->g->values[L->wv[0]];
-    int64_t I = kv->shape.d[0];
-    float *tr = sc_calloc_n((size_t)(I * units), sizeof *tr);
-    if (!tr) return SEGCAM_E_NOMEM;
-    for (int64_t i = 0; i < I; i++)
-      for (int64_t u = 0; u < units; u++) tr[u * I + i] = ((const float *)kv->cdata)[i * units + u];
-    const int64_t cd[4] = {units, I, 1, 1};
-    L->wv[2] = cst(x, "kernel_oihw", tr, 4, cd);
+    L->wv[2] = kernel_const(x, "kernel_oihw", kv->cdata, 1, 1, kv->shape.d[0], units);
     TRYV(L->wv[2]);
   }
   int v;
@@ -1586,18 +1462,20 @@ static segcam_status h_prelu(kx *x, klayer *L, kcall *c, kt *out) {
   return SEGCAM_OK;
 }
 
-/* MaxPooling2D / AveragePooling2D (F§4.3: padding never counts, TF split). */
+/* MaxPooling1D/2D, AveragePooling1D/2D (F§4.3: padding never counts, TF split). */
 static segcam_status pool(kx *x, klayer *L, kcall *c, kt *out, int is_max) {
   SC_TRY(need_inputs(x, c, 1, 1));
   const cJSON *cfg = L->cfg;
   static const int two2[2] = {2, 2};
-  int ps[2], st[2], cl;
+  int nd = spatial_rank(L), ps[2], st[2], cl;
   sc_autopad ap;
-  SC_TRY(jints(x, cfg, "pool_size", 2, two2, ps));
-  SC_TRY(jints(x, cfg, "strides", 2, ps, st));
-  SC_TRY(data_format(x, cfg, &cl));
+  SC_TRY(sp_ints(x, cfg, "pool_size", nd, two2, 1, ps));
+  SC_TRY(sp_ints(x, cfg, "strides", nd, ps, 1, st));
+  SC_TRY(sp_format(x, cfg, nd, &cl));
   SC_TRY(padding_mode(x, cfg, &ap));
-  int xin = spatial_in(x, c->in[0], cl);
+  for (int a = 0; a < 2; a++)
+    if (ps[a] < 1 || st[a] < 1) return lerr(x, SEGCAM_E_FORMAT, "invalid pool_size/strides");
+  int xin = sp_in(x, c->in[0], nd, cl);
   TRYV(xin);
   sc_pool_params *p = NEWP(sc_pool_params);
   if (!p) return SEGCAM_E_NOMEM;
@@ -1609,9 +1487,7 @@ static segcam_status pool(kx *x, klayer *L, kcall *c, kt *out, int is_max) {
   p->auto_pad = ap;
   p->count_include_pad = 0;
   int v = emit(x, is_max ? SC_OP_MAXPOOL : SC_OP_AVGPOOL, &xin, 1, p);
-  TRYV(v);
-  set_out(out, v, cl, 4);
-  return SEGCAM_OK;
+  return sp_out(x, v, nd, cl, NULL, out);
 }
 
 static segcam_status h_maxpool(kx *x, klayer *L, kcall *c, kt *out) {
@@ -1621,21 +1497,26 @@ static segcam_status h_avgpool(kx *x, klayer *L, kcall *c, kt *out) {
   return pool(x, L, c, out, 0);
 }
 
+/* GlobalAverage/MaxPooling1D/2D: [N, C], or with keepdims the Keras rank kept: 2-D [N, C, 1, 1]
+ * (the NCHW form of Keras's [N, 1, 1, C], or Keras's own for channels_first), 1-D a reshape of
+ * [N, C] to [N, 1, C] (channels_first [N, C, 1]). */
 static segcam_status gpool(kx *x, klayer *L, kcall *c, kt *out, int is_max) {
   SC_TRY(need_inputs(x, c, 1, 1));
-  int cl, keep = jbool(L->cfg, "keepdims", 0);
-  SC_TRY(data_format(x, L->cfg, &cl));
-  int xin = spatial_in(x, c->in[0], cl);
+  int nd = spatial_rank(L), cl, keep = jbool(L->cfg, "keepdims", 0);
+  SC_TRY(sp_format(x, L->cfg, nd, &cl));
+  int xin = sp_in(x, c->in[0], nd, cl);
   TRYV(xin);
   sc_globalpool_params *p = NEWP(sc_globalpool_params);
   if (!p) return SEGCAM_E_NOMEM;
   p->is_max = is_max;
-  p->keepdims = keep;
+  p->keepdims = keep && nd == 2;
   int v = emit(x, SC_OP_GLOBALPOOL, &xin, 1, p);
+  if (keep && nd == 1) {
+    const int64_t s1[3] = {0, 1, -1}, s2[3] = {0, -1, 1};
+    if (v >= 0) v = emit_reshape(x, v, cl ? s1 : s2, 3);
+  }
   TRYV(v);
-  /* keepdims: [N,C,1,1] is the NCHW form of Keras's [N,1,1,C] (or Keras's own for channels_first)
-   */
-  set_out(out, v, keep && cl, keep ? 4 : 2);
+  set_out(out, v, keep && cl && nd == 2, keep ? nd + 2 : 2);
   return SEGCAM_OK;
 }
 
@@ -1669,30 +1550,31 @@ static segcam_status resize_mode(kx *x, const char *interp, int half_pixel, sc_r
   return SEGCAM_OK;
 }
 
-static segcam_status resize_common(kx *x, kcall *c, int cl, sc_resize_params *p, kt *out) {
-  int xin = spatial_in(x, c->in[0], cl);
+static segcam_status resize_common(kx *x, kcall *c, int nd, int cl, sc_resize_params *p, kt *out) {
+  int xin = sp_in(x, c->in[0], nd, cl);
   if (xin < 0) {
     free(p);
     return xfail(x);
   }
   int in[4] = {xin, -1, -1, -1};
   int v = emit(x, SC_OP_RESIZE, in, 4, p);
-  TRYV(v);
-  set_out(out, v, cl, 4);
-  return SEGCAM_OK;
+  return sp_out(x, v, nd, cl, NULL, out);
 }
 
-/* UpSampling2D: integer factors; nearest is the same pixel choice in every TF version, bilinear
- * depends on the Keras version (F§4.5). */
+/* UpSampling1D/2D: integer factors; nearest is the same pixel choice in every TF version (for
+ * UpSampling1D, backend.repeat_elements: each step `size` times), bilinear depends on the Keras
+ * version (F§4.5).  UpSampling1D has neither data_format nor interpolation: channels_last,
+ * nearest. */
 static segcam_status h_upsample(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   static const int two2[2] = {2, 2};
-  int sz[2], cl;
-  SC_TRY(jints(x, L->cfg, "size", 2, two2, sz));
-  SC_TRY(data_format(x, L->cfg, &cl));
+  int nd = spatial_rank(L), sz[2], cl = 1;
+  SC_TRY(sp_ints(x, L->cfg, "size", nd, two2, 1, sz));
+  if (nd == 2) SC_TRY(data_format(x, L->cfg, &cl));
   if (sz[0] < 1 || sz[1] < 1 || sz[0] > 4096 || sz[1] > 4096)
-    return lerr(x, SEGCAM_E_FORMAT, "invalid size [%d, %d]", sz[0], sz[1]);
-  const char *interp = jstr(L->cfg, "interpolation", "nearest");
+    return nd == 1 ? lerr(x, SEGCAM_E_FORMAT, "invalid size %d", sz[1])
+                   : lerr(x, SEGCAM_E_FORMAT, "invalid size [%d, %d]", sz[0], sz[1]);
+  const char *interp = nd == 1 ? "nearest" : jstr(L->cfg, "interpolation", "nearest");
   sc_resize_params *p = NEWP(sc_resize_params);
   if (!p) return SEGCAM_E_NOMEM;
   int half = !x->legacy_resize;
@@ -1709,7 +1591,7 @@ static segcam_status h_upsample(kx *x, klayer *L, kcall *c, kt *out) {
   p->n_fixed = 2;
   p->fixed_scales[0] = (float)sz[0];
   p->fixed_scales[1] = (float)sz[1];
-  return resize_common(x, c, cl, p, out);
+  return resize_common(x, c, nd, cl, p, out);
 }
 
 /* Resizing layer: tf.image.resize to a fixed size (half-pixel, no antialias). */
@@ -1733,16 +1615,30 @@ static segcam_status h_resizing(kx *x, klayer *L, kcall *c, kt *out) {
   p->n_fixed = 2;
   p->fixed_sizes[0] = h;
   p->fixed_sizes[1] = w;
-  return resize_common(x, c, cl, p, out);
+  return resize_common(x, c, 2, cl, p, out);
 }
 
+/* ZeroPadding1D/2D and Cropping1D/2D amounts {top, bottom, left, right}: the 2-D spec (F§4.7), or
+ * a 1-D int or (left, right) on the width. */
+static segcam_status sp_pairs(kx *x, const cJSON *cfg, const char *k, int nd, const int *def,
+                              int *out) {
+  if (nd == 2) return jpairs(x, cfg, k, def, out);
+  out[0] = out[1] = 0;
+  SC_TRY(jints(x, cfg, k, 2, def + 2, out + 2));
+  for (int i = 2; i < 4; i++)
+    if (out[i] < 0 || out[i] > (1 << 20))
+      return lerr(x, SEGCAM_E_FORMAT, "'%s' holds an invalid value %d", k, out[i]);
+  return SEGCAM_OK;
+}
+
+/* ZeroPadding1D/2D (Keras's default padding 1 on every side). */
 static segcam_status h_zeropad(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
   static const int one4[4] = {1, 1, 1, 1};
-  int pd[4], cl;
-  SC_TRY(jpairs(x, L->cfg, "padding", one4, pd));
-  SC_TRY(data_format(x, L->cfg, &cl));
-  int xin = spatial_in(x, c->in[0], cl);
+  int nd = spatial_rank(L), pd[4], cl;
+  SC_TRY(sp_pairs(x, L->cfg, "padding", nd, one4, pd));
+  SC_TRY(sp_format(x, L->cfg, nd, &cl));
+  int xin = sp_in(x, c->in[0], nd, cl);
   TRYV(xin);
   sc_pad_params *p = NEWP(sc_pad_params);
   if (!p) return SEGCAM_E_NOMEM;
@@ -1751,18 +1647,17 @@ static segcam_status h_zeropad(kx *x, klayer *L, kcall *c, kt *out) {
   /* NCHW: begins [0, 0, top, left], ends [0, 0, bottom, right] */
   p->pads[2] = pd[0], p->pads[6] = pd[1], p->pads[3] = pd[2], p->pads[7] = pd[3];
   int v = emit(x, SC_OP_PAD, &xin, 1, p);
-  TRYV(v);
-  set_out(out, v, cl, 4);
-  return SEGCAM_OK;
+  return sp_out(x, v, nd, cl, NULL, out);
 }
 
+/* Cropping1D/2D (Keras's defaults: none for 2-D, one step at each end for 1-D). */
 static segcam_status h_crop(kx *x, klayer *L, kcall *c, kt *out) {
   SC_TRY(need_inputs(x, c, 1, 1));
-  static const int zero4[4] = {0, 0, 0, 0};
-  int cr[4], cl;
-  SC_TRY(jpairs(x, L->cfg, "cropping", zero4, cr));
-  SC_TRY(data_format(x, L->cfg, &cl));
-  int xin = spatial_in(x, c->in[0], cl);
+  static const int zero4[4] = {0, 0, 0, 0}, one4[4] = {1, 1, 1, 1};
+  int nd = spatial_rank(L), cr[4], cl;
+  SC_TRY(sp_pairs(x, L->cfg, "cropping", nd, nd == 1 ? one4 : zero4, cr));
+  SC_TRY(sp_format(x, L->cfg, nd, &cl));
+  int xin = sp_in(x, c->in[0], nd, cl);
   TRYV(xin);
   sc_slice_params *p = NEWP(sc_slice_params);
   if (!p) return SEGCAM_E_NOMEM;
@@ -1773,9 +1668,7 @@ static segcam_status h_crop(kx *x, klayer *L, kcall *c, kt *out) {
     p->ends[a] = cr[2 * a + 1] ? -(int64_t)cr[2 * a + 1] : INT64_MAX;
   }
   int v = emit(x, SC_OP_SLICE, &xin, 1, p);
-  TRYV(v);
-  set_out(out, v, cl, 4);
-  return SEGCAM_OK;
+  return sp_out(x, v, nd, cl, NULL, out);
 }
 
 static segcam_status h_flatten(kx *x, klayer *L, kcall *c, kt *out) {
@@ -2251,7 +2144,7 @@ static segcam_status h_tfop(kx *x, klayer *L, kcall *c, kt *out) {
     p->fixed_sizes[1] = w;
     kcall one = *c;
     one.n_in = 1;
-    return resize_common(x, &one, 1, p, out);
+    return resize_common(x, &one, 2, 1, p, out);
   }
   return lerr(x, SEGCAM_E_UNSUPPORTED,
               "the TensorFlow function '%s' is not supported; export the model to ONNX "
@@ -2267,22 +2160,27 @@ static const struct {
 } handlers[] = {
     {"Conv2D", h_conv},
     {"Convolution2D", h_conv},
-    {"Conv1D", h_conv1d},
-    {"Convolution1D", h_conv1d},
-    {"MaxPooling1D", h_maxpool1d},
-    {"MaxPool1D", h_maxpool1d},
-    {"AveragePooling1D", h_avgpool1d},
-    {"AvgPool1D", h_avgpool1d},
-    {"GlobalAveragePooling1D", h_gap1d},
-    {"GlobalAvgPool1D", h_gap1d},
-    {"GlobalMaxPooling1D", h_gmp1d},
-    {"GlobalMaxPool1D", h_gmp1d},
-    {"UpSampling1D", h_upsample1d},
+    {"Conv1D", h_conv},
+    {"Convolution1D", h_conv},
+    {"MaxPooling1D", h_maxpool},
+    {"MaxPool1D", h_maxpool},
+    {"AveragePooling1D", h_avgpool},
+    {"AvgPool1D", h_avgpool},
+    {"GlobalAveragePooling1D", h_gap},
+    {"GlobalAvgPool1D", h_gap},
+    {"GlobalMaxPooling1D", h_gmp},
+    {"GlobalMaxPool1D", h_gmp},
+    {"UpSampling1D", h_upsample},
     {"Conv2DTranspose", h_convt},
     {"Convolution2DTranspose", h_convt},
+    {"Conv1DTranspose", h_convt},
+    {"Convolution1DTranspose", h_convt},
     {"DepthwiseConv2D", h_dwconv},
+    {"DepthwiseConv1D", h_dwconv},
     {"SeparableConv2D", h_sepconv},
     {"SeparableConvolution2D", h_sepconv},
+    {"SeparableConv1D", h_sepconv},
+    {"SeparableConvolution1D", h_sepconv},
     {"Dense", h_dense},
     {"BatchNormalization", h_bn},
     {"BatchNormalizationV1", h_bn},
@@ -2316,7 +2214,9 @@ static const struct {
     {"UpSampling2D", h_upsample},
     {"Resizing", h_resizing},
     {"ZeroPadding2D", h_zeropad},
+    {"ZeroPadding1D", h_zeropad},
     {"Cropping2D", h_crop},
+    {"Cropping1D", h_crop},
     {"Flatten", h_flatten},
     {"Reshape", h_reshape},
     {"Permute", h_permute},
@@ -2345,7 +2245,9 @@ static segcam_status unknown_class(kx *x, const klayer *L) {
   if (strstr(L->cls, "1D") || strstr(L->cls, "3D"))
     return lerr(x, SEGCAM_E_UNSUPPORTED,
                 "this 1-D or 3-D layer is not supported (of the 1-D layers only Conv1D, "
-                "Max/AveragePooling1D, GlobalMax/AveragePooling1D and UpSampling1D are)");
+                "SeparableConv1D, DepthwiseConv1D, Conv1DTranspose, Max/AveragePooling1D, "
+                "GlobalMax/AveragePooling1D, UpSampling1D, ZeroPadding1D, Cropping1D and "
+                "SpatialDropout1D are)");
   return lerr(x, SEGCAM_E_UNSUPPORTED,
               "the layer class '%s'%s%s%s is not supported (a custom "
               "or unsupported layer); export the model to ONNX or replace the layer",
