@@ -488,6 +488,24 @@ expect "truncated .h5 (last 4 KB missing)" 1 "tail_cut.h5|truncated or corrupt" 
 expect "truncated .keras" 1 "truncated.keras|truncated or corrupt" -- layers "$T/truncated.keras"
 expect ".keras without config.json" 1 "no_config.keras|without config.json" -- \
   layers "$KBAD/no_config.keras"
+# corrupt files on which libhdf5 itself crashes (tests/data/h5_corrupt, SIGSEGV without the
+# probe): the load runs first in a child process (src/load/h5_probe.c), so each is one error line
+# and exit status 1, not a signal (>= 128)
+n_corrupt=0
+for f in "$SRC"/tests/data/h5_corrupt/*.h5 "$SRC"/tests/data/h5_corrupt/*.keras; do
+  b=$(basename "$f")
+  expect "libhdf5 crash refused: $b" 1 "$b|corrupt HDF5 file|the HDF5 library crashed" -- \
+    layers "$f"
+  n_corrupt=$((n_corrupt + 1))
+done
+check "tests/data/h5_corrupt holds at least 4 files" test "$n_corrupt" -ge 4
+expect "libhdf5 crash refused (predict, .keras)" 1 \
+  "keras_vars_name_heap_index_segv.keras|model.weights.h5|corrupt HDF5 file" -- \
+  predict --model "$SRC/tests/data/h5_corrupt/keras_vars_name_heap_index_segv.keras" \
+  --image "$RGB_PNG" --out "$T/e"
+# the probe's time limit: no load finishes within a microsecond
+SEGCAM_H5_PROBE_TIMEOUT=0.000001 expect "HDF5 probe time limit" 1 \
+  "pooling.h5|did not finish reading it within 1e-06 s" -- layers "$KLAYERS/pooling.h5"
 if command -v zip >/dev/null; then
   cp "$K38" "$T/k38_nocfg.keras"
   zip -q -d "$T/k38_nocfg.keras" config.json

@@ -5,6 +5,8 @@
  *   keras_zip.c     Keras 3 .keras archives: config.json, metadata.json, model.weights.h5.
  *   keras_config.c  the model config (JSON) -> internal graph, shared by both containers.  It asks
  *                   the container for a layer's weights through a kr_source.
+ *   h5_probe.c      runs each HDF5 load first in a child process, so that a corrupt file on which
+ *                   libhdf5 crashes or hangs gives an error instead (both containers use it).
  *
  * Facts and sources: ../shared/docs/FORMATS_AND_NUMERICS.md §1-4 (cited as F§n below and in the
  * .c files).  Nothing here runs a model or fixes an input size. */
@@ -67,6 +69,17 @@ segcam_status sc_keras_build(sc_graph *g, const char *config_json, const kr_info
 /* The two containers (load.c dispatches here once the content says which it is). */
 segcam_status sc_keras_h5_load(const char *path, sc_graph *g);
 segcam_status sc_keras_zip_load(const char *path, sc_graph *g);
+
+/* ---- the HDF5 probe (h5_probe.c) ------------------------------------------------------------ */
+
+/* A whole load of one HDF5 file into `g` (libhdf5 reads and the graph built from them). */
+typedef segcam_status (*kr_h5_load_fn)(void *ctx, sc_graph *g);
+
+/* Runs load(ctx, g) first in a forked child, then, when the child finished (loaded or failed with
+ * an ordinary error), in this process; when the child crashed or hung, refuses the file with one
+ * line naming `what` and leaves `g` as it was.  Call with kr_h5_lock held.  SEGCAM_H5_PROBE=0
+ * turns the child off; SEGCAM_H5_PROBE_TIMEOUT (seconds, default 60) bounds it. */
+segcam_status kr_h5_probed(const char *what, kr_h5_load_fn load, void *ctx, sc_graph *g);
 
 /* ---- HDF5 helpers (keras_h5.c) --------------------------------------------------------------- */
 

@@ -9,7 +9,8 @@
  * A nested model is one group listing the weights of all its sublayers; a sublayer's weights are
  * the entries whose second-to-last path component is its name (F§1.4).
  *
- * libhdf5's serial build (Debian's) is not thread-safe: every use goes through kr_h5_lock.
+ * libhdf5's serial build (Debian's) is not thread-safe: every use goes through kr_h5_lock.  Nor is
+ * it safe on corrupt files: every load runs first in a child process (h5_probe.c).
  *
  * Not here: the config translation (keras_config.c), weights-only files (refused with a message:
  * they have no architecture), Keras 1 files and Theano-backend files (flipped kernels, F§1.5). */
@@ -613,9 +614,14 @@ static segcam_status h5_load_locked(const char *path, sc_graph *g) {
   return st;
 }
 
+static segcam_status h5_load_cb(void *ctx, sc_graph *g) {
+  return h5_load_locked(ctx, g);
+}
+
 segcam_status sc_keras_h5_load(const char *path, sc_graph *g) {
   kr_h5_lock();
-  segcam_status st = h5_load_locked(path, g);
+  /* first in a child process: libhdf5 may crash or hang on a corrupt file (h5_probe.c) */
+  segcam_status st = kr_h5_probed(path, h5_load_cb, (void *)path, g);
   kr_h5_unlock();
   return st;
 }

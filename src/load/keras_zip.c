@@ -198,10 +198,18 @@ static void metadata_version(const char *json, char *out, size_t size) {
   out[e - k - 1] = '\0';
 }
 
+/* What open_and_build needs, for kr_h5_probed. */
+typedef struct zip_build {
+  const char *path, *weights, *meta, *config;
+  size_t weights_len;
+} zip_build;
+
 /* Opens the weights bytes with libhdf5's core driver (it copies them) and translates the model;
  * the caller holds kr_h5_lock. */
-static segcam_status open_and_build(const char *path, const char *weights, size_t weights_len,
-                                    const char *meta, const char *config, sc_graph *g) {
+static segcam_status open_and_build(void *ctx, sc_graph *g) {
+  const zip_build *zb = ctx;
+  const char *path = zb->path, *weights = zb->weights, *meta = zb->meta, *config = zb->config;
+  size_t weights_len = zb->weights_len;
   kr_h5_quiet();
   char what[1024];
   snprintf(what, sizeof what, "%s: model.weights.h5", path);
@@ -266,8 +274,12 @@ segcam_status sc_keras_zip_load(const char *path, sc_graph *g) {
   }
   zip_discard(z);
   if (st == SEGCAM_OK) {
+    zip_build zb = {path, weights, meta, config, weights_len};
+    char what[1024];
+    snprintf(what, sizeof what, "%s: model.weights.h5", path);
     kr_h5_lock();
-    st = open_and_build(path, weights, weights_len, meta, config, g);
+    /* first in a child process: libhdf5 may crash or hang on a corrupt file (h5_probe.c) */
+    st = kr_h5_probed(what, open_and_build, &zb, g);
     kr_h5_unlock();
   }
   free(weights);
