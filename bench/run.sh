@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 reps=${1:-5}
 mkdir -p bench/out
 export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# the segcam command's own choice (cli/segcam.c), for every program here that uses libgomp
+[ -n "${OMP_WAIT_POLICY:-}" ] || export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-3000}
 printf '%-10s %10s %10s %8s %12s %12s %12s %10s %10s\n' model ort_fwd segcam_fwd ratio segcam_1cls \
   "1cls/ortfwd" segcam_4cls torch_4cls "4cls/torch"
 for size in 256 512; do
