@@ -6,10 +6,18 @@
  * not take the caller's process with it, so the whole load -- libhdf5's reads and our translation
  * of what it returns -- runs first in a fork()ed child, into the child's copy of the graph, which
  * the parent never sees.  When the child dies from a signal, stops without finishing, or overruns
- * the time limit, the parent refuses the file with one line; when it finishes (loaded or failed
- * with an ordinary error), the parent runs the same load itself, which gives the graph or the
- * normal message.  libhdf5 reads a file deterministically, so a file that did not crash the child
- * does not crash the parent.
+ * the time limit, the parent refuses the file with one line.  When the load fails in the child
+ * with an ordinary error, the parent returns that error (sent back through the pipe) without
+ * loading again; when it succeeds, the parent runs the same load itself to get the graph.
+ * libhdf5 reads a file deterministically, so a file that did not crash the child does not crash
+ * the parent.
+ *
+ * Memory: some corrupt files make libhdf5 allocate and zero many gigabytes (a corrupt string
+ * length: 8 to 21 GB seen) and then load "normally".  The child's address space is therefore
+ * capped (RLIMIT_AS) at what it already uses plus 1 GiB plus 4x the HDF5 data's size -- far more
+ * than a real model needs (float16 weights become float32: 2x) -- so such an allocation fails in
+ * the child, which reports an ordinary out-of-memory error that the parent passes on.  Not in
+ * sanitizer builds, whose shadow memory reserves terabytes of address space.
  *
  * Threads: only the calling thread exists in the child; the caller holds kr_h5_lock, so no other
  * thread of the parent (OpenMP workers, another load) is inside libhdf5 at the fork.  The child
@@ -26,6 +34,8 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -67,8 +77,45 @@ static const char *signal_name(int sig) {
   return "";
 }
 
-/* In the child: the load, its outcome as one byte on `fd`, then _exit. */
-static void run_child(int fd, kr_h5_load_fn load, void *ctx, sc_graph *g) {
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
+/* The child's address-space cap (see the top of the file). */
+static void cap_memory(uint64_t data_bytes) {
+#ifndef SANITIZED
+  unsigned long long pages = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return;
+  int ok = fscanf(f, "%llu", &pages) == 1;
+  fclose(f);
+  long page = sysconf(_SC_PAGESIZE);
+  if (!ok || page <= 0 || data_bytes > ((uint64_t)1 << 40)) return;
+  uint64_t cap = (uint64_t)pages * (uint64_t)page + ((uint64_t)1 << 30) + 4 * data_bytes;
+  struct rlimit as = {(rlim_t)cap, (rlim_t)cap};
+  setrlimit(RLIMIT_AS, &as);
+#else
+  (void)data_bytes;
+#endif
+}
+
+static void write_all(int fd, const void *buf, size_t n) {
+  const char *p = buf;
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    p += w, n -= (size_t)w;
+  }
+}
+
+/* In the child: the load, then its outcome on `fd` -- 'o', or 'e' + the status as one byte + the
+ * error message -- then _exit. */
+static void run_child(int fd, kr_h5_load_fn load, void *ctx, sc_graph *g, uint64_t data_bytes) {
   /* a crash ends the child by its signal, without a core file and without the handlers of the
    * parent (an application's crash reporter, a sanitizer's report) */
   struct rlimit no_core = {0, 0};
@@ -76,21 +123,38 @@ static void run_child(int fd, kr_h5_load_fn load, void *ctx, sc_graph *g) {
   static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
   for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
     signal(crash_signals[i], SIG_DFL);
-  unsigned char done = load(ctx, g) == SEGCAM_OK ? 'o' : 'e';
-  ssize_t w;
-  do w = write(fd, &done, 1);
-  while (w < 0 && errno == EINTR);
-  _exit(done == 'o' ? 0 : 1);
+  cap_memory(data_bytes);
+  segcam_status st = load(ctx, g);
+  unsigned char head[2] = {st == SEGCAM_OK ? 'o' : 'e', (unsigned char)st};
+  write_all(fd, head, st == SEGCAM_OK ? 1 : 2);
+  if (st != SEGCAM_OK) {
+    const char *msg = segcam_last_error();
+    write_all(fd, msg, strlen(msg));
+  }
+  _exit(st == SEGCAM_OK ? 0 : 1);
 }
 
-/* Waits for the child until `deadline`; returns 1 when it finished the load (wrote its byte),
- * 0 when it did not, with *status its wait status (-1 when unknown) and *timed_out set. */
-static int wait_child(pid_t pid, int fd, double deadline, int *status, int *timed_out) {
+/* What the child reported: its first byte ('o', 'e' or 0 for nothing), and for 'e' the status
+ * and message. */
+typedef struct child_report {
+  unsigned char outcome;
+  int status;
+  char msg[1024];
+  size_t len;
+} child_report;
+
+/* Waits for the child until `deadline`, reading its report until the pipe closes; returns 1 when
+ * it finished the load, 0 when it did not, with *status its wait status (-1 when unknown) and
+ * *timed_out set. */
+static int wait_child(pid_t pid, int fd, double deadline, child_report *rep, int *status,
+                      int *timed_out) {
   int finished = 0, eof = 0;
+  size_t got = 0;
+  memset(rep, 0, sizeof *rep);
   *status = -1;
   *timed_out = 0;
   /* the child's end of the pipe closes when it exits, however it exits */
-  while (!finished && !eof) {
+  while (!eof) {
     double left = deadline - now_s();
     if (left <= 0) {
       *timed_out = 1;
@@ -103,12 +167,22 @@ static int wait_child(pid_t pid, int fd, double deadline, int *status, int *time
       nanosleep(&pause, NULL);
     }
     if (r <= 0) continue;
-    unsigned char b;
-    ssize_t n = read(fd, &b, 1);
-    if (n == 1)
-      finished = b == 'o' || b == 'e';
-    else if (n == 0 || errno != EINTR)
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
       eof = 1;
+      continue;
+    }
+    for (ssize_t i = 0; i < n; i++, got++) {
+      if (got == 0)
+        rep->outcome = (unsigned char)buf[i];
+      else if (got == 1)
+        rep->status = (unsigned char)buf[i];
+      else if (rep->len + 1 < sizeof rep->msg)
+        rep->msg[rep->len++] = buf[i];
+    }
+    finished = rep->outcome == 'o' || (rep->outcome == 'e' && got >= 2);
   }
   if (*timed_out) kill(pid, SIGKILL);
   int ws;
@@ -123,7 +197,8 @@ static int wait_child(pid_t pid, int fd, double deadline, int *status, int *time
   return finished;
 }
 
-segcam_status kr_h5_probed(const char *what, kr_h5_load_fn load, void *ctx, sc_graph *g) {
+segcam_status kr_h5_probed(const char *what, uint64_t data_bytes, kr_h5_load_fn load, void *ctx,
+                           sc_graph *g) {
   const char *e = getenv("SEGCAM_H5_PROBE");
   if (e && strcmp(e, "0") == 0) return load(ctx, g);
   int fds[2];
@@ -135,7 +210,7 @@ segcam_status kr_h5_probed(const char *what, kr_h5_load_fn load, void *ctx, sc_g
   pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    run_child(fds[1], load, ctx, g);
+    run_child(fds[1], load, ctx, g, data_bytes);
   }
   close(fds[1]);
   if (pid < 0) {
@@ -145,9 +220,13 @@ segcam_status kr_h5_probed(const char *what, kr_h5_load_fn load, void *ctx, sc_g
     return load(ctx, g);
   }
   int status, timed_out;
-  int finished = wait_child(pid, fds[0], deadline, &status, &timed_out);
+  child_report rep;
+  int finished = wait_child(pid, fds[0], deadline, &rep, &status, &timed_out);
   close(fds[0]);
-  if (finished) return load(ctx, g);
+  if (finished && rep.outcome == 'o') return load(ctx, g);
+  if (finished) /* the child's ordinary error, as the load here would give it (or worse) */
+    return sc_error(rep.status > 0 ? (segcam_status)rep.status : SEGCAM_E_FORMAT, "%s",
+                    rep.len ? rep.msg : "HDF5 load failed");
   if (timed_out)
     return sc_error(SEGCAM_E_FORMAT,
                     "%s: corrupt HDF5 file? the HDF5 library did not finish reading it within "

@@ -75,11 +75,14 @@ segcam_status sc_keras_zip_load(const char *path, sc_graph *g);
 /* A whole load of one HDF5 file into `g` (libhdf5 reads and the graph built from them). */
 typedef segcam_status (*kr_h5_load_fn)(void *ctx, sc_graph *g);
 
-/* Runs load(ctx, g) first in a forked child, then, when the child finished (loaded or failed with
- * an ordinary error), in this process; when the child crashed or hung, refuses the file with one
- * line naming `what` and leaves `g` as it was.  Call with kr_h5_lock held.  SEGCAM_H5_PROBE=0
- * turns the child off; SEGCAM_H5_PROBE_TIMEOUT (seconds, default 60) bounds it. */
-segcam_status kr_h5_probed(const char *what, kr_h5_load_fn load, void *ctx, sc_graph *g);
+/* Runs load(ctx, g) first in a forked child with its memory capped (data_bytes: the HDF5 data's
+ * size), then, when the child loaded it, in this process; when the child failed with an ordinary
+ * error, returns that error; when it crashed or hung, refuses the file with one line naming
+ * `what`; `g` is left as it was unless the load here ran.  Call with kr_h5_lock held.
+ * SEGCAM_H5_PROBE=0 turns the child off; SEGCAM_H5_PROBE_TIMEOUT (seconds, default 60) bounds
+ * it. */
+segcam_status kr_h5_probed(const char *what, uint64_t data_bytes, kr_h5_load_fn load, void *ctx,
+                           sc_graph *g);
 
 /* ---- HDF5 helpers (keras_h5.c) --------------------------------------------------------------- */
 

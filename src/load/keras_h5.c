@@ -621,7 +621,9 @@ static segcam_status h5_load_cb(void *ctx, sc_graph *g) {
 segcam_status sc_keras_h5_load(const char *path, sc_graph *g) {
   kr_h5_lock();
   /* first in a child process: libhdf5 may crash or hang on a corrupt file (h5_probe.c) */
-  segcam_status st = kr_h5_probed(path, h5_load_cb, (void *)path, g);
+  struct stat sb;
+  uint64_t bytes = stat(path, &sb) == 0 && sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
+  segcam_status st = kr_h5_probed(path, bytes, h5_load_cb, (void *)path, g);
   kr_h5_unlock();
   return st;
 }

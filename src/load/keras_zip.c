@@ -279,7 +279,7 @@ segcam_status sc_keras_zip_load(const char *path, sc_graph *g) {
     snprintf(what, sizeof what, "%s: model.weights.h5", path);
     kr_h5_lock();
     /* first in a child process: libhdf5 may crash or hang on a corrupt file (h5_probe.c) */
-    st = kr_h5_probed(what, open_and_build, &zb, g);
+    st = kr_h5_probed(what, weights_len, open_and_build, &zb, g);
     kr_h5_unlock();
   }
   free(weights);
