@@ -80,6 +80,12 @@ static void test_plans(void) {
     CHECK(!!(run_of(&m, "conv_0") & SC_RUN_KERNEL) == !blas_only, "conv_0 kernel object");
   }
   close_case(&m);
+  if (open_case("convt_groups_bn_relu", &m)) {
+    expect(&m, "convtranspose_0", 1, 0, "convt_groups_bn_relu");
+    expect(&m, "batchnormalization_1", 0, 1, "convt_groups_bn_relu");
+    expect(&m, "relu_2", 0, 1, "convt_groups_bn_relu");
+  }
+  close_case(&m);
   if (open_case("conv_bn_shared", &m)) { /* BN's output is read twice: the Relu stays */
     expect(&m, "conv_0", 1, 0, "conv_bn_shared");
     expect(&m, "batchnormalization_1", 0, 1, "conv_bn_shared");
@@ -109,9 +115,9 @@ static void test_plans(void) {
     expect(&m, "batchnormalization_1", 0, 1, "conv_s2_dw_clip");
     expect(&m, "relu_2", 0, 1, "conv_s2_dw_clip");
     CHECK(!!(run_of(&m, "conv_0") & SC_RUN_KERNEL) == !blas_only, "cropped conv on oneDNN");
-    /* Clip is not fused */
-    expect(&m, "conv_3", 0, 0, "conv_s2_dw_clip");
-    expect(&m, "clip_4", 0, 0, "conv_s2_dw_clip");
+    /* the depthwise conv with its Clip (min/max as inputs) */
+    expect(&m, "conv_3", 1, 0, "conv_s2_dw_clip");
+    expect(&m, "clip_4", 0, 1, "conv_s2_dw_clip");
     CHECK(!!(run_of(&m, "conv_3") & SC_RUN_KERNEL) == !blas_only, "depthwise conv on oneDNN");
   }
   close_case(&m);

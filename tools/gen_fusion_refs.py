@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Golden references for the convolution chains segcam fuses (Conv -> BatchNormalization ->
-Relu/LeakyRelu, ConvTranspose -> Relu) and for the chains it must NOT fuse (an intermediate read
-twice, an activation it does not fuse, a geometry oneDNN refuses).
+"""Golden references for the convolution chains segcam fuses (Conv or ConvTranspose ->
+BatchNormalization -> Relu/LeakyRelu/Clip) and for the chains it must NOT fuse (an intermediate
+read twice), including geometries oneDNN needs help with (an unread last row).
 
 Writes tests/data/fusion/ in the format of tests/data/ops (see tools/gen_op_refs.py):
 <case>.onnx (a small multi-node graph, input x0, output y), <case>.in0.npy, <case>.out.npy,
@@ -115,6 +115,15 @@ def define_cases():
         ("Relu", ["n1"], ["a1"], {}),
         ("Conv", ["a1", "w2"], ["c2"], dict(pads=[1, 1, 1, 1], group=6)),
         ("Clip", ["c2", "lo", "hi"], ["y"], {}),
+    ], ini)
+    # ConvTranspose with groups -> BN -> Relu: the BatchNorm folded along W's second axis
+    rng = R.Rng("convt_groups_bn_relu")
+    ini = {"w": conv_w(rng, 6, 2, 3, 3), "b": rng.normal(4), **bn_params(rng, "bn", 4)}
+    case("convt_groups_bn_relu", (1, 6, 5, 4), [
+        ("ConvTranspose", ["x0", "w", "b"], ["c"], dict(strides=[2, 2], pads=[0, 1, 1, 0],
+                                                         group=2)),
+        ("BatchNormalization", ["c", "bn_s", "bn_b", "bn_m", "bn_v"], ["n"], {}),
+        ("Relu", ["n"], ["y"], {}),
     ], ini)
     return cases
 

@@ -298,9 +298,22 @@ static int sole_reader(const sc_session *s, int v) {
   return who;
 }
 
-/* Convolution -> BatchNormalization (constant parameters) -> ReLU / LeakyRelu (alpha >= 0), as
- * long as no intermediate value is read by anything else or asked for (kept, an output, or a
- * gradient target, which callers keep).  Fills f and the nodes; returns 1 if anything fuses. */
+/* A scalar constant input of an activation node (Clip's min/max), or `dflt` when omitted. */
+static int act_bound(const sc_session *s, const sc_node *n, int k, float dflt, float *v) {
+  *v = dflt;
+  if (k >= n->n_in || n->in[k] < 0) return 1;
+  const sc_tensor *t = &s->t[n->in[k]];
+  if (!s->cst[n->in[k]] || !t->data || sc_shape_numel(&t->shape) != 1) return 0;
+  if (t->dtype == SC_F32) *v = *(const float *)t->data;
+  else if (t->dtype == SC_I64) *v = (float)*(const int64_t *)t->data;
+  else return 0;
+  return 1;
+}
+
+/* Conv/ConvTranspose -> BatchNormalization (constant parameters) -> Relu / LeakyRelu (alpha >= 0)
+ * / Clip (lo < hi), as long as no intermediate value is read by anything else or asked for (kept,
+ * an output, or a gradient target, which callers keep).  Fills f and the nodes; returns 1 if
+ * anything fuses. */
 static int fusion_chain(const sc_session *s, int ni, sc_fusion *f, int *bn_node, int *act_node) {
   const sc_graph *g = s->g;
   memset(f, 0, sizeof *f);
@@ -308,7 +321,7 @@ static int fusion_chain(const sc_session *s, int ni, sc_fusion *f, int *bn_node,
   int op = g->nodes[ni].op;
   if (op != SC_OP_CONV && op != SC_OP_CONV_TRANSPOSE) return 0;
   int v = g->nodes[ni].out[0], r = sole_reader(s, v);
-  if (r >= 0 && op == SC_OP_CONV && g->nodes[r].op == SC_OP_BATCHNORM && g->nodes[r].in[0] == v &&
+  if (r >= 0 && g->nodes[r].op == SC_OP_BATCHNORM && g->nodes[r].in[0] == v &&
       g->nodes[r].params) {
     const sc_node *b = &g->nodes[r];
     int ok = b->n_in >= 5 && b->in[3] >= 0 && b->in[4] >= 0;
@@ -325,10 +338,17 @@ static int fusion_chain(const sc_session *s, int ni, sc_fusion *f, int *bn_node,
     }
   }
   if (r >= 0 && g->nodes[r].op == SC_OP_ACT && g->nodes[r].in[0] == v && g->nodes[r].params) {
-    const sc_act_params *a = g->nodes[r].params;
+    const sc_node *n = &g->nodes[r];
+    const sc_act_params *a = n->params;
+    float lo, hi;
     if (a->kind == SC_ACT_RELU || (a->kind == SC_ACT_LEAKY_RELU && a->alpha >= 0)) {
-      f->relu = 1;
-      f->relu_alpha = a->kind == SC_ACT_RELU ? 0.0f : a->alpha;
+      f->act = SC_FUSE_RELU;
+      f->alpha = a->kind == SC_ACT_RELU ? 0.0f : a->alpha;
+      *act_node = r;
+    } else if (a->kind == SC_ACT_CLIP && act_bound(s, n, 1, a->lo, &lo) &&
+               act_bound(s, n, 2, a->hi, &hi) && lo < hi) {
+      f->act = SC_FUSE_CLIP;
+      f->lo = lo, f->hi = hi;
       *act_node = r;
     }
   }

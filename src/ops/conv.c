@@ -17,8 +17,8 @@
  *
  * With constant weights, prepare() hands the convolution to oneDNN instead (conv_dnnl.h: its
  * blocked-layout kernels are 1.5-2.5x faster here), folding a following BatchNormalization into
- * the weights and bias and a following (leaky) ReLU into the kernel when the session asks; the
- * paths above remain for what oneDNN does not take and for SEGCAM_CONV=blas.
+ * the weights and bias and a following (leaky) ReLU or Clip into the kernel when the session asks;
+ * the paths above remain for what oneDNN does not take and for SEGCAM_CONV=blas.
  *
  * Only data gradients are computed: a gradient request for W or B (weights that are not
  * constant) is refused rather than silently dropped.  3-D convolutions are not supported. */
@@ -632,24 +632,35 @@ static float bn_factor(const sc_fusion *f, int64_t ch) {
   return (float)(s / sqrt((double)((const float *)f->bn_var->data)[ch] + (double)f->bn_epsilon));
 }
 
-/* Conv weights and bias with a BatchNormalization folded in: y = (conv(x) + b - mean) * a + B
- * = conv_{W*a}(x) + (b - mean) * a + B, a = scale / sqrt(var + eps) per output channel. */
-static segcam_status fold_bn(sc_opctx *c, const sc_fusion *f, int64_t k, float **w_out,
-                             float **b_out) {
+/* Weights and bias with a BatchNormalization folded in: y = (conv(x) + b - mean) * a + B
+ * = conv_{W*a}(x) + (b - mean) * a + B, a = scale / sqrt(var + eps) per output channel.  Output
+ * channel o is W's axis 0 for Conv ([K, C/G, R, S]); for ConvTranspose ([C, K/G, R, S]) it is
+ * g*K/G + j for W[c, j] with g = c / (C/G). */
+static segcam_status fold_bn(sc_opctx *c, const sc_fusion *f, const conv_plan *p, int transpose,
+                             float **w_out, float **b_out) {
   const sc_tensor *w = c->in[1];
-  const float *b = bias_data(c), *mean = f->bn_mean->data;
+  const float *w0 = w->data, *b = bias_data(c), *mean = f->bn_mean->data;
   const float *beta = f->bn_bias ? (const float *)f->bn_bias->data : NULL;
-  const int64_t nw = sc_shape_numel(&w->shape), per = nw / k;
+  const int64_t k = p->k, nw = sc_shape_numel(&w->shape);
   float *w2 = sc_calloc_n((size_t)nw, sizeof *w2), *b2 = sc_calloc_n((size_t)k, sizeof *b2);
-  if (!w2 || !b2) {
-    free(w2), free(b2);
+  float *a = sc_calloc_n((size_t)k, sizeof *a);
+  if (!w2 || !b2 || !a) {
+    free(w2), free(b2), free(a);
     return SEGCAM_E_NOMEM;
   }
   for (int64_t o = 0; o < k; o++) {
-    const float a = bn_factor(f, o);
-    for (int64_t e = 0; e < per; e++) w2[o * per + e] = ((const float *)w->data)[o * per + e] * a;
-    b2[o] = ((b ? b[o] : 0.0f) - mean[o]) * a + (beta ? beta[o] : 0.0f);
+    a[o] = bn_factor(f, o);
+    b2[o] = ((b ? b[o] : 0.0f) - mean[o]) * a[o] + (beta ? beta[o] : 0.0f);
   }
+  const int64_t rs = w->shape.d[2] * w->shape.d[3], d0 = w->shape.d[0], d1 = w->shape.d[1];
+  const int64_t cg = transpose ? d0 / p->groups : 1; /* ConvTranspose: input channels per group */
+  for (int64_t i0 = 0; i0 < d0; i0++)
+    for (int64_t i1 = 0; i1 < d1; i1++) {
+      const int64_t o = transpose ? i0 / cg * d1 + i1 : i0;
+      const int64_t base = (i0 * d1 + i1) * rs;
+      for (int64_t e = 0; e < rs; e++) w2[base + e] = w0[base + e] * a[o];
+    }
+  free(a);
   *w_out = w2, *b_out = b2;
   return SEGCAM_OK;
 }
@@ -674,11 +685,10 @@ static segcam_status prepare(sc_opctx *c, int transpose) {
   } else { /* image = Y, grid = X */
     geom.c = p.groups * p.m, geom.h = g->gh, geom.w = g->gw, geom.p = g->ih, geom.q = g->iw;
   }
-  /* BatchNorm folding is for Conv, whose weights are [K, ...] by output channel */
-  const sc_fusion *f = c->fuse && (!transpose || !c->fuse->bn_var) ? c->fuse : NULL;
+  const sc_fusion *f = c->fuse;
   float *w2 = NULL, *b2 = NULL;
-  if (f && f->bn_var) SC_TRY(fold_bn(c, f, p.k, &w2, &b2));
-  if (f) geom.relu = f->relu, geom.relu_alpha = f->relu_alpha;
+  if (f && f->bn_var) SC_TRY(fold_bn(c, f, &p, transpose, &w2, &b2));
+  if (f) geom.act = f->act, geom.alpha = f->alpha, geom.lo = f->lo, geom.hi = f->hi;
   size_t bytes = 0;
   sc_dnnl_conv *d = sc_dnnl_conv_create(&geom, w2 ? w2 : c->in[1]->data, w2 ? b2 : bias_data(c),
                                         &bytes);

@@ -13,6 +13,8 @@
 
 #include "ops/conv_dnnl.h"
 
+#include "ops/ops.h" /* SC_FUSE_* */
+
 #include <dnnl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -212,9 +214,11 @@ sc_dnnl_conv *sc_dnnl_conv_create(const sc_dnnl_conv_geom *g, const float *w, co
   weight_desc(g, &w_user, &w_any, &ok);
   ok = ok && OK(dnnl_primitive_attr_create(&attr)) &&
        OK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-  if (ok && g->relu)
+  if (ok && g->act)
     ok = OK(dnnl_post_ops_create(&po)) &&
-         OK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, g->relu_alpha, 0.0f)) &&
+         OK(dnnl_post_ops_append_eltwise(
+             po, 1.0f, g->act == SC_FUSE_CLIP ? dnnl_eltwise_clip : dnnl_eltwise_relu,
+             g->act == SC_FUSE_CLIP ? g->lo : g->alpha, g->act == SC_FUSE_CLIP ? g->hi : 0.0f)) &&
          OK(dnnl_primitive_attr_set_post_ops(attr, po));
   /* forward and backward-data descriptors */
   dnnl_convolution_desc_t fd, bdsc;
@@ -267,7 +271,7 @@ sc_dnnl_conv *sc_dnnl_conv_create(const sc_dnnl_conv_geom *g, const float *w, co
     d->f_dst = dnnl_memory_desc_equal(dst, &d->user_y) ? none
                                                         : take(&fend, dnnl_memory_desc_get_size(dst));
     d->f_pad = fpad ? take(&fend, dnnl_memory_desc_get_size(fpad)) : none;
-    d->b_mask = g->relu ? take(&bend, dnnl_memory_desc_get_size(&d->user_y)) : none;
+    d->b_mask = g->act ? take(&bend, dnnl_memory_desc_get_size(&d->user_y)) : none;
     d->b_ddst = dnnl_memory_desc_equal(ddst, &d->user_y)
                     ? none
                     : take(&bend, dnnl_memory_desc_get_size(ddst));
@@ -343,13 +347,19 @@ int sc_dnnl_conv_backward(sc_dnnl_conv *d, const float *y, const float *dy, floa
     if (!backward_init(d)) return 0;
     d->bwd_ready = 1;
   }
-  if (d->g.relu) {
-    /* the activation's gradient, from its output: y > 0 exactly where x > 0 (alpha >= 0) */
+  if (d->g.act) {
+    /* the activation's gradient, from its output: y > 0 exactly where x > 0 (alpha >= 0), and
+     * lo < y < hi exactly where lo < x < hi (Clip's gradient is 0 at and beyond its bounds) */
     float *m = at(scratch, d->b_mask);
-    const float alpha = d->g.relu_alpha;
+    const float alpha = d->g.alpha, lo = d->g.lo, hi = d->g.hi;
     const int64_t n = d->g.n * d->g.k * d->g.p * d->g.q;
+    if (d->g.act == SC_FUSE_CLIP) {
 #pragma omp parallel for schedule(static) if (n >= 32768)
-    for (int64_t i = 0; i < n; i++) m[i] = y[i] > 0 ? dy[i] : alpha * dy[i];
+      for (int64_t i = 0; i < n; i++) m[i] = y[i] > lo && y[i] < hi ? dy[i] : 0.0f;
+    } else {
+#pragma omp parallel for schedule(static) if (n >= 32768)
+      for (int64_t i = 0; i < n; i++) m[i] = y[i] > 0 ? dy[i] : alpha * dy[i];
+    }
     dy = m;
   }
   void *ddst = d->b_ddst == none ? (void *)dy : at(scratch, d->b_ddst);

@@ -1,5 +1,5 @@
 /* Conv and ConvTranspose on oneDNN: forward and data gradient, with an optional fused (leaky)
- * ReLU.  The tensors the rest of segcam sees stay NCHW; oneDNN picks its own (blocked) layout for
+ * ReLU or Clip.  The tensors the rest of segcam sees stay NCHW; oneDNN picks its own (blocked) layout for
  * the convolution itself and the data is reordered on the way in and out, in the session scratch.
  * Weights are reordered once, when the session is planned.
  *
@@ -22,8 +22,9 @@ typedef struct sc_dnnl_conv_geom {
   int64_t stride[2];       /* H, W */
   int64_t dil[2];          /* ONNX convention: 1 = dense */
   int64_t pad[2];          /* leading pads (H, W); the trailing ones follow from the sizes */
-  int relu;                /* fused activation after the bias: 0 none, 1 y = x > 0 ? x : a*x */
-  float relu_alpha;
+  int act;                 /* fused activation after the bias, SC_FUSE_* (ops.h): */
+  float alpha;             /*   RELU: y = x > 0 ? x : alpha*x, alpha >= 0 */
+  float lo, hi;            /*   CLIP: y = min(max(x, lo), hi), lo < hi */
 } sc_dnnl_conv_geom;
 
 /* w: ONNX layout ([K, C/G, R, S] for Conv, [C, K/G, R, S] for ConvTranspose), b: [K] or NULL;

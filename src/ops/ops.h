@@ -39,15 +39,18 @@ typedef struct sc_node_state {
   void (*priv_free)(void *); /* frees priv; called when the session is re-planned or freed */
 } sc_node_state;
 
+enum { SC_FUSE_NONE = 0, SC_FUSE_RELU, SC_FUSE_CLIP };
+
 /* What the session asks an op's prepare() to fuse into it (plan time): a BatchNormalization
- * (inference, constant parameters) on its output, then a (leaky) ReLU.  The fused node writes
+ * (inference, constant parameters) on its output, then a (leaky) ReLU or a Clip.  The fused node writes
  * the last fused node's output; the intermediates are never materialised. */
 typedef struct sc_fusion {
   const sc_tensor *bn_scale, *bn_bias, *bn_mean, *bn_var; /* bn_var NULL: no BatchNorm; scale or
                                                              bias NULL: 1 or 0 */
   float bn_epsilon;
-  int relu;          /* 1: y = x > 0 ? x : relu_alpha * x (relu_alpha >= 0) */
-  float relu_alpha;
+  int act;          /* SC_FUSE_* */
+  float alpha;      /* SC_FUSE_RELU: y = x > 0 ? x : alpha * x (alpha >= 0) */
+  float lo, hi;     /* SC_FUSE_CLIP: y = min(max(x, lo), hi), lo < hi */
 } sc_fusion;
 
 typedef struct sc_opctx {
