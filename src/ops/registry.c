@@ -1,6 +1,8 @@
 /* The dispatch table generated from ops.def, and the node error helper. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ops/ops.h"
 
@@ -21,8 +23,23 @@ segcam_status sc_node_error(const sc_opctx *c, segcam_status status, const char 
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   const sc_node *n = c->node;
-  const char *name = n->name ? n->name : (n->n_out > 0 ? c->graph->values[n->out[0]].name : "?");
-  return sc_error(status, "%s: node '%s' (%s): %s", c->graph->path, name, n->type, msg);
+  if (n->name)
+    return sc_error(status, "%s: node '%s' (%s): %s", c->graph->path, n->name, n->type, msg);
+  /* An unnamed helper node (a loader's internal step of a layer, e.g. the reshapes around a
+   * Keras 1-D layer): name the layer -- the nearest named node of the same type -- and the step. */
+  const char *step = n->n_out > 0 ? c->graph->values[n->out[0]].name : "?";
+  const sc_graph *g = c->graph;
+  ptrdiff_t at = n - g->nodes, best = -1;
+  for (ptrdiff_t d = 1; at >= 0 && at < g->n_nodes && best < 0 && d <= 8; d++)
+    for (int side = 0; side < 2 && best < 0; side++) {
+      ptrdiff_t j = side ? at - d : at + d;
+      if (j >= 0 && j < g->n_nodes && g->nodes[j].name && strcmp(g->nodes[j].type, n->type) == 0)
+        best = j;
+    }
+  if (best >= 0)
+    return sc_error(status, "%s: node '%s' (%s, internal step '%s'): %s", g->path,
+                    g->nodes[best].name, n->type, step, msg);
+  return sc_error(status, "%s: node '%s' (%s): %s", g->path, step, n->type, msg);
 }
 
 segcam_status sc_check_tensor(const sc_opctx *c, const sc_tensor *t, const char *what,
