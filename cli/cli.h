@@ -126,6 +126,9 @@ typedef struct cli_model {
 
 /* Loads the model and applies --layout. */
 int cli_model_open(cli_model *m, const char *path, const cli_prep *pp);
+/* CLI_OK for an image model; an error line and CLI_FAIL for a 1-D (signal) model, which predict
+ * and explain cannot read from pictures or write maps for. */
+int cli_model_images_only(const cli_model *m);
 void cli_model_close(cli_model *m);
 
 typedef struct cli_image {

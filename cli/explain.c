@@ -514,6 +514,7 @@ int cli_cmd_explain(int argc, char **argv) {
   if (!rc && names_path) rc = cli_names_load(names_path, &names);
   if (!rc && eo.mask_path) rc = load_mask(eo.mask_path, &eo.mask);
   if (!rc) rc = cli_model_open(&m, model, &pp);
+  if (!rc) rc = cli_model_images_only(&m);
   if (!rc) rc = cli_mkdir_p(out);
   if (!rc && !(root = cli_report_new(cmd, &m, &pp))) rc = cli_error("out of memory");
   if (root) {

@@ -35,6 +35,15 @@ int cli_model_open(cli_model *m, const char *path, const cli_prep *pp) {
   return CLI_OK;
 }
 
+int cli_model_images_only(const cli_model *m) {
+  if (!m->info.signal_1d) return CLI_OK;
+  char dims[128];
+  cli_dims_str(dims, sizeof dims, m->info.dims, m->info.ndim);
+  return cli_error("%s: a 1-D (signal) model (input '%s' %s): predict and explain take images; "
+                   "1-D models run through the library API (segcam_session_*)",
+                   m->path, m->info.name, dims);
+}
+
 void cli_model_close(cli_model *m) {
   segcam_session_free(m->ss);
   segcam_model_free(m->model);

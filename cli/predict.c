@@ -182,6 +182,7 @@ int cli_cmd_predict(int argc, char **argv) {
   rc = cli_inputs_collect(images, n_images, &inputs);
   if (!rc && names_path) rc = cli_names_load(names_path, &names);
   if (!rc) rc = cli_model_open(&m, model, &pp);
+  if (!rc) rc = cli_model_images_only(&m);
   if (!rc) rc = cli_mkdir_p(out);
   if (!rc && !(root = cli_report_new(cmd, &m, &pp))) rc = cli_error("out of memory");
   cJSON *jimages = cJSON_CreateArray(); /* added last, after the per-run fields */

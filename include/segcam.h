@@ -67,6 +67,8 @@ typedef struct segcam_input_info {
   int64_t dims[SEGCAM_MAX_DIMS];
   segcam_layout layout; /* guessed from the dims (a channel axis of 1..4 next to larger ones) */
   int64_t channels, height, width; /* -1 where dynamic or not an image input */
+  int signal_1d; /* 1: a 1-D (signal) model, input [N, C, L] or [N, L, C]: its 3-D output is read
+                  * as a 1 x L map of classes (segcam_output); the CLI takes images only */
 } segcam_input_info;
 
 segcam_status segcam_model_load(const char *path, segcam_model **out);

@@ -503,6 +503,13 @@ expect "libhdf5 crash refused (predict, .keras)" 1 \
   "keras_vars_name_heap_index_segv.keras|model.weights.h5|corrupt HDF5 file" -- \
   predict --model "$SRC/tests/data/h5_corrupt/keras_vars_name_heap_index_segv.keras" \
   --image "$RGB_PNG" --out "$T/e"
+# a 1-D (signal) model: layers lists it; predict and explain take images, so they refuse it
+run_ok "layers of a 1-D model (conv1d.h5)" layers "$KLAYERS/conv1d.h5"
+expect "predict refuses a 1-D model" 1 "conv1d.h5|a 1-D (signal) model|input 'input_1'" -- \
+  predict --model "$KLAYERS/conv1d.h5" --image "$KLAYERS/conv1d.input.npy" --out "$T/e"
+expect "explain refuses a 1-D model" 1 "conv1d.keras|a 1-D (signal) model" -- \
+  explain --model "$KLAYERS/conv1d.keras" --image "$KLAYERS/conv1d.input.npy" --class 0 \
+  --out "$T/e"
 # the probe's time limit: no load finishes within a microsecond
 SEGCAM_H5_PROBE_TIMEOUT=0.000001 expect "HDF5 probe time limit" 1 \
   "pooling.h5|did not finish reading it within 1e-06 s" -- layers "$KLAYERS/pooling.h5"

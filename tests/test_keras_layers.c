@@ -85,6 +85,8 @@ typedef struct result {
 } result;
 
 /* Runs one file; fills res (caller frees) or leaves it empty on failure. */
+static int n_1d; /* 1-D models whose output interpretation was checked */
+
 static void run_file(const char *dir, const char *ref, const char *file, double atol, double rtol,
                      const refs *r, result *res) {
   char path[2048], what[512];
@@ -163,6 +165,19 @@ static void run_file(const char *dir, const char *ref, const char *file, double 
     for (int i = 0; i < po.ndim; i++) n *= (size_t)po.shape[i];
     CHECK(n == res->n_out && memcmp(po.data, res->out, n * sizeof *res->out) == 0,
           "%s: the public API's output differs from the session's", file);
+    /* a 1-D model's [N, L, K] (channels_last) or [N, K, L] output is a 1 x L map of K classes */
+    segcam_input_info ii;
+    if (segcam_model_input(model, &ii) == SEGCAM_OK && ii.signal_1d && po.ndim == 3) {
+      /* the test models' names say their data_format */
+      int cl = strstr(file, "_cf") == NULL;
+      CHECK(po.height == 1 && po.width == po.shape[cl ? 1 : 2] &&
+                po.classes == po.shape[cl ? 2 : 1] &&
+                po.layout == (cl ? SEGCAM_LAYOUT_NHWC : SEGCAM_LAYOUT_NCHW),
+            "%s: 1-D output %lldx%lldx%lld read as %lld classes over %lldx%lld", file,
+            (long long)po.shape[0], (long long)po.shape[1], (long long)po.shape[2],
+            (long long)po.classes, (long long)po.height, (long long)po.width);
+      n_1d++;
+    }
   }
   segcam_session_free(ps);
   segcam_model_free(model);
@@ -226,5 +241,6 @@ int main(void) {
   if (have_refs) free_refs(&r);
   CHECK(n_lines >= 30, "cases.txt lists only %d files", n_lines);
   for (int i = 0; i < n_res; i++) free(res[i].out), free(res[i].grad);
+  CHECK(n_1d >= 4, "only %d 1-D models had their output interpretation checked", n_1d);
   TEST_MAIN_END();
 }

@@ -47,6 +47,8 @@ segcam_status segcam_model_input(const segcam_model *m, segcam_input_info *info)
     info->channels = v->shape.d[c];
     info->height = v->shape.d[h];
     info->width = v->shape.d[h + 1];
+  } else if (v->shape.ndim == 3 && m->g.windows_1d) {
+    info->signal_1d = 1;
   } else if (v->shape.ndim == 3) { /* [N, H, W] single-channel */
     info->channels = 1;
     info->height = v->shape.d[1];

@@ -34,6 +34,14 @@ static void interpret_output(segcam_session *ss) {
     o->classes = l == SEGCAM_LAYOUT_NCHW ? d[1] : d[3];
     o->height = l == SEGCAM_LAYOUT_NCHW ? d[2] : d[1];
     o->width = l == SEGCAM_LAYOUT_NCHW ? d[3] : d[2];
+  } else if (t->shape.ndim == 3 && ss->model->g.windows_1d && ss->in_shape.ndim == 3) {
+    /* a 1-D (signal) model on [N, C, L] (ONNX, channels_first) or [N, L, C] tensors: the output
+     * [N, K, L] or [N, L, K] is a 1 x L "image" of K classes */
+    int ncl = ss->model->g.windows_1d == 1;
+    o->layout = ncl ? SEGCAM_LAYOUT_NCHW : SEGCAM_LAYOUT_NHWC;
+    o->classes = ncl ? d[1] : d[2];
+    o->height = 1;
+    o->width = ncl ? d[2] : d[1];
   } else if (t->shape.ndim == 3) { /* [N, H, W]: one channel */
     o->layout = SEGCAM_LAYOUT_NCHW;
     o->classes = 1;

@@ -56,6 +56,9 @@ typedef struct sc_graph {
   int inputs[4], n_inputs;   /* non-constant graph inputs */
   int outputs[4], n_outputs; /* graph outputs */
   segcam_layout input_layout;
+  int windows_1d;      /* a loader ran a 1-D window op (Conv1D, ...) as its 2-D form: 1 on
+                        * [N, C, L] tensors (ONNX, channels_first), 2 on [N, L, C] (the first
+                        * such Keras layer's channels_last); 0: none */
 } sc_graph;
 
 segcam_status sc_graph_init(sc_graph *g, const char *path, const char *format);

@@ -692,6 +692,7 @@ static int emit_reshape(kx *x, int v, const int64_t *shape, int n) {
 static int view1d_in(kx *x, kt *t, int cl) {
   static const int swap[3] = {0, 2, 1};
   static const int64_t to4[4] = {0, 0, 1, -1}; /* Reshape: 0 copies the dimension */
+  if (!x->g->windows_1d) x->g->windows_1d = cl ? 2 : 1;
   if (t->rank != 3) {
     lerr(x, SEGCAM_E_UNSUPPORTED,
          "a 1-D layer needs a 3-D input (batch, steps, channels), got rank %d", t->rank);

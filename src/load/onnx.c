@@ -685,6 +685,7 @@ static segcam_status read_window(const ox *x, const xnode *xn, int need_kernel, 
  * Unsqueeze helper), and output 0 comes back through a Squeeze(axis 2) helper (squeeze_out).  The
  * op itself keeps the node's name, so its layer is the [N,K,1,L] tensor. */
 static segcam_status wrap_1d(ox *x, xnode *xn, int n_weights) {
+  x->g->windows_1d = 1;
   for (int k = 0; k <= n_weights && k < xn->n_use; k++) {
     int v = xn->use[k];
     if (v < 0) continue;
