@@ -1,7 +1,8 @@
 /* Conv / ConvTranspose on oneDNN (see conv_dnnl.h).
  *
- * Per convolution: a forward primitive and a backward-data primitive (created on the first
- * backward call, since many runs never need it), both with format 'any' for the activations so
+ * Per convolution: a forward primitive and a data-gradient primitive (created on the first
+ * backward call, since many runs never need it; for a stride-1 Conv a forward convolution with
+ * the flipped kernel, see flipped_desc, else oneDNN's backward-data), both with format 'any' for the activations so
  * that oneDNN chooses its fast blocked layouts, and reorder primitives between those layouts and
  * NCHW.  The data gradient is accumulated into the caller's buffer by a reorder with a 'sum'
  * post-op.  Everything runs in the caller's scratch (oneDNN's own scratchpad included, in 'user'
