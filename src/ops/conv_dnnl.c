@@ -191,8 +191,8 @@ static int window(const sc_dnnl_conv_geom *g, dnnl_dims_t st, dnnl_dims_t dil, d
 
 /* A stride-1 Conv's data gradient is itself a forward convolution: of dY with the kernel
  * reversed and input/output channels swapped per group, leading pad (R-1)*d - pad (a 'full'
- * correlation).  oneDNN's forward kernels run it faster than its backward-data ones here (e.g.
- * 512->256 channels at 32x32: ~4.5 ms against ~10).  Makes that forward descriptor in *pd;
+ * correlation).  oneDNN's forward kernels run it faster than its backward-data ones here
+ * (docs/PERFORMANCE.md).  Makes that forward descriptor in *pd;
  * returns 0 when the geometry does not allow it (stride > 1, a crop, pads beyond the kernel)
  * or oneDNN refuses it. */
 static int flipped_desc(const sc_dnnl_conv_geom *g, dnnl_primitive_desc_t *pd,
