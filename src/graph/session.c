@@ -57,6 +57,7 @@ struct sc_session {
   unsigned char *active; /* per node: runs backward */
   size_t *goff;          /* per value: grad arena offset */
   int *zero_first;       /* per value: node index at which its gradient starts (latest consumer) */
+  int *writers;          /* per value: input slots of active backward nodes that read it */
   char *garena;
   size_t garena_bytes;
   int final_act, final_kind;
@@ -529,9 +530,10 @@ segcam_status sc_session_create(const sc_graph *g, const sc_shape *input_shapes,
   s->active = sc_calloc_n(nn, 1);
   s->goff = sc_calloc_n(nv, sizeof *s->goff);
   s->zero_first = sc_calloc_n(nv, sizeof *s->zero_first);
+  s->writers = sc_calloc_n(nv, sizeof *s->writers);
   if (!s->t || !s->cst || !s->folded || !s->owned || !s->state || !s->scratch_need || !s->keep ||
       !s->scratch_infer || !s->skip || !s->fused || !s->xout0 || !s->xneeds || !s->gone ||
-      !s->off || !s->need || !s->active || !s->goff || !s->zero_first) {
+      !s->off || !s->need || !s->active || !s->goff || !s->zero_first || !s->writers) {
     sc_session_free(s);
     return SEGCAM_E_NOMEM;
   }
@@ -575,6 +577,7 @@ void sc_session_free(sc_session *s) {
   free(s->active);
   free(s->goff);
   free(s->zero_first);
+  free(s->writers);
   free(s->garena);
   free(s->prof);
   free(s);
@@ -703,6 +706,7 @@ static segcam_status plan_backward(sc_session *s, int n_targets, const int *targ
   for (int v = 0; v < nv; v++) {
     s->need[v] = down[v] && up[v] && !s->cst[v] && s->t[v].dtype == SC_F32;
     latest[v] = -1;
+    s->writers[v] = 0;
   }
   for (int ni = 0; ni < nn; ni++) {
     const sc_node *n = &g->nodes[ni];
@@ -710,6 +714,9 @@ static segcam_status plan_backward(sc_session *s, int n_targets, const int *targ
     for (int j = 0; j < n->n_out; j++) out_need |= s->need[out_value(s, ni, j)];
     for (int k = 0; k < n->n_in; k++) in_need |= n->in[k] >= 0 && s->need[n->in[k]];
     s->active[ni] = !not_run(s, ni) && out_need && in_need;
+    if (s->active[ni])
+      for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] >= 0) s->writers[n->in[k]]++;
     if (s->active[ni])
       for (int k = 0; k < n->n_in; k++)
         if (n->in[k] >= 0 && s->need[n->in[k]] && latest[n->in[k]] < ni) latest[n->in[k]] = ni;
@@ -793,9 +800,17 @@ segcam_status sc_session_backward(sc_session *s, const float *seed, int n_target
   for (int ni = s->nn - 1; ni >= 0; ni--) {
     if (!s->active[ni]) continue;
     const sc_node *n = &g->nodes[ni];
+    const sc_opdef *d = sc_opdefs[n->op];
+    /* a gradient buffer starts at zero, unless its only writer overwrites it (a whole-buffer
+     * memset and an accumulating read saved, e.g. a convolution's input gradient) */
+    unsigned fresh = 0;
     for (int k = 0; k < n->n_in; k++) {
       int v = n->in[k];
-      if (v >= 0 && s->need[v] && s->zero_first[v] == ni)
+      if (v < 0 || !s->need[v] || s->zero_first[v] != ni) continue;
+      if ((d->flags & SC_OPF_BW_OVERWRITE) && s->writers[v] == 1 &&
+          !(through && ni == s->final_act))
+        fresh |= 1u << k;
+      else
         memset(gbuf(s, v), 0, (size_t)sc_shape_numel(&s->t[v].shape) * sizeof(float));
     }
     sc_opctx c;
@@ -804,6 +819,7 @@ segcam_status sc_session_backward(sc_session *s, const float *seed, int n_target
     c.scratch_size = s->scratch_need[ni];
     for (int j = 0; j < n->n_out; j++) c.dout[j] = gbuf(s, out_value(s, ni, j));
     for (int k = 0; k < n->n_in; k++) c.din[k] = gbuf(s, n->in[k]);
+    c.din_fresh = fresh;
     if (through && ni == s->final_act) {
       /* the trailing activation as identity: the seed is on the logits */
       size_t m = (size_t)sc_shape_numel(&s->t[out_value(s, ni, 0)].shape);
@@ -811,7 +827,6 @@ segcam_status sc_session_backward(sc_session *s, const float *seed, int n_target
         for (size_t e = 0; e < m; e++) c.din[0][e] += c.dout[0][e];
       continue;
     }
-    const sc_opdef *d = sc_opdefs[n->op];
     if (!d->backward)
       return sc_node_error(&c, SEGCAM_E_UNSUPPORTED, "no gradient through this op");
     double t0 = s->prof ? omp_get_wtime() : 0;

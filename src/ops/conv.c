@@ -712,7 +712,8 @@ static segcam_status dnnl_forward(sc_opctx *c) {
 }
 
 static segcam_status dnnl_backward(sc_opctx *c) {
-  if (!sc_dnnl_conv_backward(c->state->priv, c->out[0]->data, c->dout[0], c->din[0], c->scratch))
+  if (!sc_dnnl_conv_backward(c->state->priv, c->out[0]->data, c->dout[0], c->din[0], c->scratch,
+                             c->din_fresh & 1u))
     return sc_node_error(c, SEGCAM_E_NOMEM, "oneDNN could not run this convolution's gradient");
   return SEGCAM_OK;
 }
@@ -735,6 +736,8 @@ static segcam_status conv_backward(sc_opctx *c) {
   SC_TRY(no_weight_grads(c));
   if (!c->din[0]) return SEGCAM_OK;
   if (c->state->priv) return dnnl_backward(c);
+  if (c->din_fresh & 1u)
+    memset(c->din[0], 0, sizeof(float) * (size_t)sc_shape_numel(&c->in[0]->shape));
   conv_plan p;
   plan_load(c, &p);
   win_apply_t(&p, c->in[1]->data, c->dout[0], c->din[0], c->scratch);
@@ -748,6 +751,7 @@ const sc_opdef sc_op_conv = {
     .backward = conv_backward,
     .prepare = conv_prepare,
     .bw_needs = SC_NEEDS_IN(1),
+    .flags = SC_OPF_BW_OVERWRITE,
 };
 
 /* ---- ConvTranspose -------------------------------------------------------------------------- */
@@ -769,6 +773,8 @@ static segcam_status convt_backward(sc_opctx *c) {
   SC_TRY(no_weight_grads(c));
   if (!c->din[0]) return SEGCAM_OK;
   if (c->state->priv) return dnnl_backward(c);
+  if (c->din_fresh & 1u)
+    memset(c->din[0], 0, sizeof(float) * (size_t)sc_shape_numel(&c->in[0]->shape));
   conv_plan p;
   plan_load(c, &p);
   win_apply(&p, c->in[1]->data, c->dout[0], c->din[0], c->scratch, 0, NULL);
@@ -782,4 +788,5 @@ const sc_opdef sc_op_conv_transpose = {
     .backward = convt_backward,
     .prepare = convt_prepare,
     .bw_needs = SC_NEEDS_IN(1),
+    .flags = SC_OPF_BW_OVERWRITE,
 };

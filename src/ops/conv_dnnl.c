@@ -2,11 +2,11 @@
  *
  * Per convolution: a forward primitive and a data-gradient primitive (created on the first
  * backward call, since many runs never need it; for a stride-1 Conv a forward convolution with
- * the flipped kernel, see flipped_desc, else oneDNN's backward-data), both with format 'any' for the activations so
- * that oneDNN chooses its fast blocked layouts, and reorder primitives between those layouts and
- * NCHW.  The data gradient is accumulated into the caller's buffer by a reorder with a 'sum'
- * post-op.  Everything runs in the caller's scratch (oneDNN's own scratchpad included, in 'user'
- * mode), so nothing is allocated while a session runs.
+ * the flipped kernel, see flipped_desc, else oneDNN's backward-data), both with format 'any' for
+ * the activations so that oneDNN chooses its fast blocked layouts, and reorder primitives between
+ * those layouts and NCHW.  The data gradient is accumulated into the caller's buffer by a reorder
+ * with a 'sum' post-op.  Everything runs in the caller's scratch (oneDNN's own scratchpad included,
+ * in 'user' mode), so nothing is allocated while a session runs.
  *
  * Threads: oneDNN here is built on OpenMP (libgomp), the same runtime as the rest of segcam, and
  * uses omp_get_max_threads() threads. */
@@ -20,7 +20,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 #define ALIGN 64
 
@@ -54,7 +53,8 @@ struct sc_dnnl_conv {
   dnnl_primitive_desc_t bpd;
   dnnl_primitive_t bwd;
   dnnl_memory_t dsrc, ddst, bwei, bpad;
-  reorder in_dy, out_dx;
+  reorder in_dy, out_dx, set_dx; /* set_dx: out_dx without the sum (NULL prim: same layout) */
+  int cropped;                   /* X is a view without its last rows/columns (window()) */
   size_t b_mask, b_ddst, b_dsrc, b_pad;
   int bwd_ready;
   int flip; /* the data gradient runs as a forward convolution (bpd is then a forward pd) */
@@ -62,7 +62,9 @@ struct sc_dnnl_conv {
 
 #define OK(x) ((x) == dnnl_success)
 
-static size_t align_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+static size_t align_up(size_t n) {
+  return (n + ALIGN - 1) / ALIGN * ALIGN;
+}
 
 /* Reserves `bytes` at *end; returns the offset. */
 static size_t take(size_t *end, size_t bytes) {
@@ -122,8 +124,7 @@ static int load_weights(dnnl_stream_t st, const dnnl_memory_desc_t *user, const 
     return 1;
   }
   reorder r;
-  int ok = reorder_init(&r, user, want, 0) && reorder_run(st, &r, w, h) &&
-           OK(dnnl_stream_wait(st));
+  int ok = reorder_init(&r, user, want, 0) && reorder_run(st, &r, w, h) && OK(dnnl_stream_wait(st));
   reorder_free(&r);
   return ok;
 }
@@ -131,7 +132,7 @@ static int load_weights(dnnl_stream_t st, const dnnl_memory_desc_t *user, const 
 void sc_dnnl_conv_free(void *p) {
   sc_dnnl_conv *d = p;
   if (!d) return;
-  dnnl_memory_t mems[] = {d->src, d->dst, d->wei, d->bias, d->fpad,
+  dnnl_memory_t mems[] = {d->src,  d->dst,  d->wei,  d->bias, d->fpad,
                           d->dsrc, d->ddst, d->bwei, d->bpad};
   for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
     if (mems[i]) dnnl_memory_destroy(mems[i]);
@@ -139,6 +140,7 @@ void sc_dnnl_conv_free(void *p) {
   reorder_free(&d->out_y);
   reorder_free(&d->in_dy);
   reorder_free(&d->out_dx);
+  reorder_free(&d->set_dx);
   if (d->fwd) dnnl_primitive_destroy(d->fwd);
   if (d->bwd) dnnl_primitive_destroy(d->bwd);
   if (d->fpd) dnnl_primitive_desc_destroy(d->fpd);
@@ -229,8 +231,8 @@ static int flipped_desc(const sc_dnnl_conv_geom *g, dnnl_primitive_desc_t *pd,
 static const dnnl_memory_desc_t *bwd_md(const sc_dnnl_conv *d, int which) {
   if (d->flip)
     return query(d->bpd, which == DNNL_ARG_DIFF_DST ? dnnl_query_src_md : dnnl_query_dst_md);
-  return query(d->bpd, which == DNNL_ARG_DIFF_DST ? dnnl_query_diff_dst_md
-                                                  : dnnl_query_diff_src_md);
+  return query(d->bpd,
+               which == DNNL_ARG_DIFF_DST ? dnnl_query_diff_dst_md : dnnl_query_diff_src_md);
 }
 
 sc_dnnl_conv *sc_dnnl_conv_create(const sc_dnnl_conv_geom *g, const float *w, const float *b,
@@ -252,6 +254,7 @@ sc_dnnl_conv *sc_dnnl_conv_create(const sc_dnnl_conv_geom *g, const float *w, co
   /* X as oneDNN sees it: NCHW, possibly without its last rows/columns (a view) */
   dnnl_dims_t xstr = {g->c * g->h * g->w, g->h * g->w, g->w, 1};
   xd[2] -= crop[0], xd[3] -= crop[1];
+  d->cropped = crop[0] || crop[1];
   ok = ok && OK(dnnl_memory_desc_init_by_strides(&d->user_x, 4, xd, dnnl_f32, xstr)) &&
        OK(dnnl_memory_desc_init_by_tag(&d->user_y, 4, yd, dnnl_f32, dnnl_nchw)) &&
        OK(dnnl_memory_desc_init_by_tag(&x_any, 4, xd, dnnl_f32, dnnl_format_tag_any)) &&
@@ -270,19 +273,16 @@ sc_dnnl_conv *sc_dnnl_conv_create(const sc_dnnl_conv_geom *g, const float *w, co
   dnnl_convolution_desc_t fd, bdsc;
   if (ok && !g->transpose)
     ok = OK(dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training,
-                                                        dnnl_convolution_direct, &x_any, &w_any,
-                                                        &b_md, &y_any, st, dil, pl, pr)) &&
-         OK(dnnl_dilated_convolution_backward_data_desc_init(&bdsc, dnnl_convolution_direct,
-                                                              &x_any, &w_any, &y_any, st, dil, pl,
-                                                              pr));
+                                                       dnnl_convolution_direct, &x_any, &w_any,
+                                                       &b_md, &y_any, st, dil, pl, pr)) &&
+         OK(dnnl_dilated_convolution_backward_data_desc_init(&bdsc, dnnl_convolution_direct, &x_any,
+                                                             &w_any, &y_any, st, dil, pl, pr));
   else if (ok)
     ok = OK(dnnl_dilated_deconvolution_forward_desc_init(&fd, dnnl_forward_training,
-                                                          dnnl_deconvolution_direct, &x_any,
-                                                          &w_any, &b_md, &y_any, st, dil, pl,
-                                                          pr)) &&
-         OK(dnnl_dilated_deconvolution_backward_data_desc_init(&bdsc, dnnl_deconvolution_direct,
-                                                                &x_any, &w_any, &y_any, st, dil,
-                                                                pl, pr));
+                                                         dnnl_deconvolution_direct, &x_any, &w_any,
+                                                         &b_md, &y_any, st, dil, pl, pr)) &&
+         OK(dnnl_dilated_deconvolution_backward_data_desc_init(
+             &bdsc, dnnl_deconvolution_direct, &x_any, &w_any, &y_any, st, dil, pl, pr));
   ok = ok && OK(dnnl_primitive_desc_create(&d->fpd, &fd, attr, engine, NULL));
   if (po) dnnl_post_ops_destroy(po);
   if (attr) {
@@ -303,7 +303,8 @@ sc_dnnl_conv *sc_dnnl_conv_create(const sc_dnnl_conv_geom *g, const float *w, co
                            *dst = query(d->fpd, dnnl_query_dst_md),
                            *wei = query(d->fpd, dnnl_query_weights_md),
                            *fpad = query(d->fpd, dnnl_query_scratchpad_md),
-                           *dsrc = bwd_md(d, DNNL_ARG_DIFF_SRC), *ddst = bwd_md(d, DNNL_ARG_DIFF_DST),
+                           *dsrc = bwd_md(d, DNNL_ARG_DIFF_SRC),
+                           *ddst = bwd_md(d, DNNL_ARG_DIFF_DST),
                            *bwei = query(d->bpd, dnnl_query_weights_md),
                            *bpad = query(d->bpd, dnnl_query_scratchpad_md);
   ok = src && dst && wei && dsrc && ddst && bwei;
@@ -312,10 +313,12 @@ sc_dnnl_conv *sc_dnnl_conv_create(const sc_dnnl_conv_geom *g, const float *w, co
   /* scratch: forward [src][dst][pad], backward [mask][ddst][dsrc][pad], overlapping */
   size_t fend = 0, bend = 0, none = (size_t)-1;
   if (ok) {
-    d->f_src = dnnl_memory_desc_equal(src, &d->user_x) ? none
-                                                        : take(&fend, dnnl_memory_desc_get_size(src));
-    d->f_dst = dnnl_memory_desc_equal(dst, &d->user_y) ? none
-                                                        : take(&fend, dnnl_memory_desc_get_size(dst));
+    d->f_src = dnnl_memory_desc_equal(src, &d->user_x)
+                   ? none
+                   : take(&fend, dnnl_memory_desc_get_size(src));
+    d->f_dst = dnnl_memory_desc_equal(dst, &d->user_y)
+                   ? none
+                   : take(&fend, dnnl_memory_desc_get_size(dst));
     d->f_pad = fpad ? take(&fend, dnnl_memory_desc_get_size(fpad)) : none;
     d->b_mask = g->act ? take(&bend, dnnl_memory_desc_get_size(&d->user_y)) : none;
     d->b_ddst = dnnl_memory_desc_equal(ddst, &d->user_y)
@@ -347,7 +350,9 @@ sc_dnnl_conv *sc_dnnl_conv_create(const sc_dnnl_conv_geom *g, const float *w, co
   return d;
 }
 
-static void *at(void *scratch, size_t off) { return (char *)scratch + off; }
+static void *at(void *scratch, size_t off) {
+  return (char *)scratch + off;
+}
 
 int sc_dnnl_conv_forward(sc_dnnl_conv *d, const float *x, float *y, void *scratch) {
   const size_t none = (size_t)-1;
@@ -420,11 +425,12 @@ static int backward_init(sc_dnnl_conv *d) {
          OK(dnnl_memory_create(&d->ddst, ddst, engine, DNNL_MEMORY_NONE)) &&
          (!bpad || OK(dnnl_memory_create(&d->bpad, bpad, engine, DNNL_MEMORY_NONE))) &&
          reorder_init(&d->in_dy, &d->user_y, ddst, 0) &&
-         reorder_init(&d->out_dx, dsrc, &d->user_x, 1);
+         reorder_init(&d->out_dx, dsrc, &d->user_x, 1) &&
+         reorder_init(&d->set_dx, dsrc, &d->user_x, 0);
 }
 
 int sc_dnnl_conv_backward(sc_dnnl_conv *d, const float *y, const float *dy, float *dx,
-                                    void *scratch) {
+                          void *scratch, int overwrite) {
   const size_t none = (size_t)-1;
   if (!d->bwd_ready) {
     if (!backward_init(d)) return 0;
@@ -446,7 +452,13 @@ int sc_dnnl_conv_backward(sc_dnnl_conv *d, const float *y, const float *dy, floa
     dy = m;
   }
   void *ddst = d->b_ddst == none ? (void *)dy : at(scratch, d->b_ddst);
-  void *dsrc = at(scratch, d->b_dsrc);
+  /* overwrite: straight into dx when the layouts agree, else a reorder without the sum; a cropped
+   * view leaves rows to zero, so it accumulates into a cleared dx */
+  if (overwrite && d->cropped) {
+    memset(dx, 0, (size_t)(d->g.n * d->g.c * d->g.h * d->g.w) * sizeof *dx);
+    overwrite = 0;
+  }
+  void *dsrc = overwrite && !d->set_dx.prim ? (void *)dx : at(scratch, d->b_dsrc);
   dnnl_exec_arg_t a[4] = {{d->flip ? DNNL_ARG_SRC : DNNL_ARG_DIFF_DST, d->ddst},
                           {DNNL_ARG_WEIGHTS, d->bwei},
                           {d->flip ? DNNL_ARG_DST : DNNL_ARG_DIFF_SRC, d->dsrc},
@@ -456,6 +468,7 @@ int sc_dnnl_conv_backward(sc_dnnl_conv *d, const float *y, const float *dy, floa
            OK(dnnl_memory_set_data_handle(d->dsrc, dsrc)) &&
            (!d->bpad || OK(dnnl_memory_set_data_handle(d->bpad, at(scratch, d->b_pad)))) &&
            OK(dnnl_primitive_execute(d->bwd, d->stream, d->bpad ? 4 : 3, a)) &&
-           reorder_run(d->stream, &d->out_dx, dsrc, dx) && OK(dnnl_stream_wait(d->stream));
+           (dsrc == dx || reorder_run(d->stream, overwrite ? &d->set_dx : &d->out_dx, dsrc, dx)) &&
+           OK(dnnl_stream_wait(d->stream));
   return ok;
 }

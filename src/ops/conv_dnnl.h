@@ -37,9 +37,9 @@ void sc_dnnl_conv_free(void *d);
  * (e.g. out of memory in a primitive's creation). */
 int sc_dnnl_conv_forward(sc_dnnl_conv *d, const float *x, float *y, void *scratch);
 
-/* dx += dL/dx given dy = dL/dy; y (the forward output) is read only with a fused activation.
- * Returns 0 if oneDNN failed. */
+/* dx += dL/dx given dy = dL/dy (overwrite: dx = dL/dx, dx's old contents ignored); y (the
+ * forward output) is read only with a fused activation.  Returns 0 if oneDNN failed. */
 int sc_dnnl_conv_backward(sc_dnnl_conv *d, const float *y, const float *dy, float *dx,
-                                    void *scratch);
+                          void *scratch, int overwrite);
 
 #endif

@@ -42,8 +42,8 @@ typedef struct sc_node_state {
 enum { SC_FUSE_NONE = 0, SC_FUSE_RELU, SC_FUSE_CLIP };
 
 /* What the session asks an op's prepare() to fuse into it (plan time): a BatchNormalization
- * (inference, constant parameters) on its output, then a (leaky) ReLU or a Clip.  The fused node writes
- * the last fused node's output; the intermediates are never materialised. */
+ * (inference, constant parameters) on its output, then a (leaky) ReLU or a Clip.  The fused node
+ * writes the last fused node's output; the intermediates are never materialised. */
 typedef struct sc_fusion {
   const sc_tensor *bn_scale, *bn_bias, *bn_mean, *bn_var; /* bn_var NULL: no BatchNorm; scale or
                                                              bias NULL: 1 or 0 */
@@ -64,6 +64,9 @@ typedef struct sc_opctx {
   void *scratch;                   /* forward/backward: scratch_size bytes, 64-byte aligned */
   const float *dout[SC_MAX_IO];    /* backward: gradient w.r.t. each output */
   float *din[SC_MAX_IO];           /* backward: ACCUMULATE (+=) into these; NULL = not needed */
+  unsigned din_fresh;              /* backward, ops with SC_OPF_BW_OVERWRITE: bit k set = din[k]
+                                    * was not zeroed and this node is its only writer: write
+                                    * every element instead of accumulating */
   const sc_fusion *fuse;           /* prepare: what to fuse (NULL: nothing) */
   int fused;                       /* prepare sets 1 when it took `fuse`; forward/backward: 1 when
                                     * this node runs fused (out[0] is then the fused output) */
@@ -75,6 +78,7 @@ typedef struct sc_opctx {
 
 /* Op flags. */
 #define SC_OPF_SHAPE_ONLY 1u /* output depends only on input SHAPES: foldable before the run */
+#define SC_OPF_BW_OVERWRITE 2u /* backward honours c->din_fresh (the session then skips zeroing) */
 
 typedef struct sc_opdef {
   const char *name;
