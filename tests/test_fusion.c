@@ -271,6 +271,40 @@ static void test_int_path(void) {
   sc_graph_free(&g);
 }
 
+/* Reverse passes reuse the gradient buffers: a convolution that overwrites its input gradient
+ * (SC_OPF_BW_OVERWRITE, no zeroing) must give the same result on the second pass as on the first,
+ * and a pass with the seed doubled must give twice the gradient (linearity). */
+static void test_repeat_passes(void) {
+  model m;
+  if (!open_case("conv_leaky_conv_relu", &m)) {
+    close_case(&m);
+    return;
+  }
+  int x = m.g.inputs[0], y = m.g.outputs[0];
+  size_t nx = (size_t)sc_shape_numel(&sc_session_tensor(m.s, x)->shape);
+  size_t ny = (size_t)sc_shape_numel(&sc_session_tensor(m.s, y)->shape);
+  float *seed = calloc(ny, sizeof *seed), *g1 = calloc(nx, sizeof *g1), *g2 = calloc(nx, sizeof *g2);
+  float *g3 = calloc(nx, sizeof *g3);
+  for (size_t i = 0; i < ny; i++) seed[i] = (float)((i * 7) % 5) - 2.0f;
+  CHECK(sc_session_set_input(m.s, 0, m.x.data, nx) == SEGCAM_OK && sc_session_forward(m.s) == 0,
+        "forward: %s", segcam_last_error());
+  CHECK(sc_session_backward(m.s, seed, 1, &x, &g1, 0) == SEGCAM_OK, "pass 1");
+  CHECK(sc_session_backward(m.s, seed, 1, &x, &g2, 0) == SEGCAM_OK, "pass 2");
+  for (size_t i = 0; i < ny; i++) seed[i] *= 2;
+  CHECK(sc_session_backward(m.s, seed, 1, &x, &g3, 0) == SEGCAM_OK, "pass 3");
+  int same = 0, doubled = 0, nonzero = 0;
+  for (size_t i = 0; i < nx; i++) {
+    same += g1[i] == g2[i];
+    doubled += fabsf(g3[i] - 2 * g1[i]) <= 1e-5f * (1 + fabsf(g3[i]));
+    nonzero += g1[i] != 0;
+  }
+  CHECK(same == (int)nx, "second pass differs from the first at %d of %zu", (int)nx - same, nx);
+  CHECK(doubled == (int)nx, "doubled seed: %d of %zu elements doubled", doubled, nx);
+  CHECK(nonzero > 0, "the gradient is all zeros");
+  free(seed), free(g1), free(g2), free(g3);
+  close_case(&m);
+}
+
 int main(void) {
   const char *e = getenv("SEGCAM_CONV");
   blas_only = e && strcmp(e, "blas") == 0;
@@ -278,5 +312,6 @@ int main(void) {
   test_keep();
   test_api();
   test_int_path();
+  test_repeat_passes();
   TEST_MAIN_END();
 }
