@@ -299,18 +299,6 @@ static int sole_reader(const sc_session *s, int v) {
   return who;
 }
 
-/* A scalar constant input of an activation node (Clip's min/max), or `dflt` when omitted. */
-static int act_bound(const sc_session *s, const sc_node *n, int k, float dflt, float *v) {
-  *v = dflt;
-  if (k >= n->n_in || n->in[k] < 0) return 1;
-  const sc_tensor *t = &s->t[n->in[k]];
-  if (!s->cst[n->in[k]] || !t->data || sc_shape_numel(&t->shape) != 1) return 0;
-  if (t->dtype == SC_F32) *v = *(const float *)t->data;
-  else if (t->dtype == SC_I64) *v = (float)*(const int64_t *)t->data;
-  else return 0;
-  return 1;
-}
-
 /* Conv/ConvTranspose -> BatchNormalization (constant parameters) -> Relu / LeakyRelu (alpha >= 0)
  * / Clip (lo < hi), as long as no intermediate value is read by anything else or asked for (kept,
  * an output, or a gradient target, which callers keep).  Fills f and the nodes; returns 1 if
@@ -339,15 +327,14 @@ static int fusion_chain(const sc_session *s, int ni, sc_fusion *f, int *bn_node,
     }
   }
   if (r >= 0 && g->nodes[r].op == SC_OP_ACT && g->nodes[r].in[0] == v && g->nodes[r].params) {
-    const sc_node *n = &g->nodes[r];
-    const sc_act_params *a = n->params;
-    float lo, hi;
+    const sc_act_params *a = g->nodes[r].params;
+    /* Clip's bounds as its infer resolved them (attributes or constant inputs) */
+    float lo = (float)s->state[r].f[SC_ACT_STATE_LO], hi = (float)s->state[r].f[SC_ACT_STATE_HI];
     if (a->kind == SC_ACT_RELU || (a->kind == SC_ACT_LEAKY_RELU && a->alpha >= 0)) {
       f->act = SC_FUSE_RELU;
       f->alpha = a->kind == SC_ACT_RELU ? 0.0f : a->alpha;
       *act_node = r;
-    } else if (a->kind == SC_ACT_CLIP && act_bound(s, n, 1, a->lo, &lo) &&
-               act_bound(s, n, 2, a->hi, &hi) && lo < hi) {
+    } else if (a->kind == SC_ACT_CLIP && lo < hi) {
       f->act = SC_FUSE_CLIP;
       f->lo = lo, f->hi = hi;
       *act_node = r;

@@ -17,8 +17,8 @@
 #define SC_GELU_C 0.044715f
 #define SC_2_SQRT_PI 1.12837916709551257390f /* 2/sqrt(pi) */
 
-/* state->f[] slots filled by act_infer. */
-enum { ST_LO = 0, ST_HI = 1 };
+/* state->f[] slots filled by act_infer (ops.h). */
+enum { ST_LO = SC_ACT_STATE_LO, ST_HI = SC_ACT_STATE_HI };
 /* state->i[] slots for RELU_TF. */
 enum { ST_RELU_VARIANT = 0, ST_HAS_MAX = 1, ST_RELU6 = 2 };
 

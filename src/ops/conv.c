@@ -627,11 +627,6 @@ static const float *bias_data(const sc_opctx *c) {
 
 /* ---- oneDNN path (prepare) ------------------------------------------------------------------ */
 
-static float bn_factor(const sc_fusion *f, int64_t ch) {
-  double s = f->bn_scale ? ((const float *)f->bn_scale->data)[ch] : 1.0;
-  return (float)(s / sqrt((double)((const float *)f->bn_var->data)[ch] + (double)f->bn_epsilon));
-}
-
 /* Weights and bias with a BatchNormalization folded in: y = (conv(x) + b - mean) * a + B
  * = conv_{W*a}(x) + (b - mean) * a + B, a = scale / sqrt(var + eps) per output channel.  Output
  * channel o is W's axis 0 for Conv ([K, C/G, R, S]); for ConvTranspose ([C, K/G, R, S]) it is
@@ -649,7 +644,8 @@ static segcam_status fold_bn(sc_opctx *c, const sc_fusion *f, const conv_plan *p
     return SEGCAM_E_NOMEM;
   }
   for (int64_t o = 0; o < k; o++) {
-    a[o] = bn_factor(f, o);
+    a[o] = sc_bn_factor(f->bn_scale ? f->bn_scale->data : NULL, f->bn_var->data, f->bn_epsilon,
+                        o);
     b2[o] = ((b ? b[o] : 0.0f) - mean[o]) * a[o] + (beta ? beta[o] : 0.0f);
   }
   const int64_t rs = w->shape.d[2] * w->shape.d[3], d0 = w->shape.d[0], d1 = w->shape.d[1];

@@ -49,12 +49,10 @@ static segcam_status batchnorm_infer(sc_opctx *c) {
   return SEGCAM_OK;
 }
 
-/* Per-channel factor scale/sqrt(var+eps), rounded once from double. */
+/* Per-channel factor scale/sqrt(var+eps) (sc_bn_factor). */
 static inline float bn_factor(const sc_opctx *c, int64_t ch) {
   const sc_batchnorm_params *p = c->node->params;
-  const float *scale = c->in[1] ? c->in[1]->data : NULL, *var = c->in[4]->data;
-  double s = scale ? scale[ch] : 1.0;
-  return (float)(s / sqrt((double)var[ch] + (double)p->epsilon));
+  return sc_bn_factor(c->in[1] ? c->in[1]->data : NULL, c->in[4]->data, p->epsilon, ch);
 }
 
 /* y = (x - mean) * (scale / sqrt(var + eps)) + B: ONNX BatchNormalization and the TF fused CPU

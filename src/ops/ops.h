@@ -10,6 +10,7 @@
 #ifndef SC_OPS_H
 #define SC_OPS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -147,6 +148,13 @@ typedef struct sc_batchnorm_params {
   float epsilon;
 } sc_batchnorm_params;
 
+/* BatchNorm's per-channel factor scale / sqrt(var + eps), computed in double and rounded once
+ * (scale NULL: 1).  Shared by the BatchNorm kernels and the convolutions that fold it in. */
+static inline float sc_bn_factor(const float *scale, const float *var, float eps, int64_t ch) {
+  double s = scale ? scale[ch] : 1.0;
+  return (float)(s / sqrt((double)var[ch] + (double)eps));
+}
+
 /* LayerNormalization: inputs X, scale, optional B; normalises over axes [axis, rank). */
 typedef struct sc_layernorm_params {
   int axis;
@@ -183,6 +191,10 @@ typedef struct sc_act_params {
   sc_act_kind kind;
   float alpha, beta, lo, hi;
 } sc_act_params;
+
+/* After infer, an activation node's state->f[] holds its resolved bounds (Clip's min/max from the
+ * attributes or the constant inputs). */
+enum { SC_ACT_STATE_LO = 0, SC_ACT_STATE_HI = 1 };
 
 /* PRelu: inputs X, slope (broadcast to X). */
 
