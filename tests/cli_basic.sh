@@ -8,12 +8,8 @@
 # Environment (set by ctest): SEGCAM_BIN (the binary), SEGCAM_SRC (source tree), SEGCAM_MODELS
 # (../shared/models).  Prints one line per check and "N passed, M failed"; exits 1 on failure.
 set -u
-BIN=${SEGCAM_BIN:?set SEGCAM_BIN}
-SRC=${SEGCAM_SRC:?set SEGCAM_SRC}
-MODELS=${SEGCAM_MODELS:?set SEGCAM_MODELS}
-T=$(mktemp -d "${TMPDIR:-/tmp}/segcam_cli_basic.XXXXXX")
-trap 'rm -rf "$T"' EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
+cli_setup cli_basic
 
 DEMO=$SRC/examples/demo
 DEMO_MODEL=$DEMO/unet_shapes.onnx

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Shared helpers of the CLI test scripts (tests/cli_*.sh source this file; it is not a test).
 # They use the sourcing script's variables: BIN (the segcam binary), T (its temporary directory),
-# and the counters pass/fail.  Each check prints one line: "ok   NAME" or "FAIL NAME (why)".
+# both set by cli_setup, and the counters pass/fail.  Each check prints one line: "ok   NAME" or "FAIL NAME (why)".
+
+# cli_setup NAME: BIN, SRC and MODELS from the environment ctest sets (SEGCAM_BIN, SEGCAM_SRC,
+# SEGCAM_MODELS), and T, a temporary directory removed when the script exits.
+cli_setup() {
+  BIN=${SEGCAM_BIN:?set SEGCAM_BIN}
+  SRC=${SEGCAM_SRC:?set SEGCAM_SRC}
+  MODELS=${SEGCAM_MODELS:?set SEGCAM_MODELS}
+  T=$(mktemp -d "${TMPDIR:-/tmp}/segcam_$1.XXXXXX")
+  trap 'rm -rf "$T"' EXIT
+}
 
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
 
