@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "segcam.h"
 
 static double now_ms(void) {
@@ -24,20 +25,11 @@ int main(int argc, char **argv) {
   }
   int64_t size = atoll(argv[2]);
   int reps = atoi(argv[3]);
-  const char *lq = argc > 4 ? argv[4] : "bottleneck";
-  segcam_model *m;
-  segcam_session *s;
-  if (segcam_model_load(argv[1], &m)) DIE("load");
-  if (segcam_session_create(m, size, size, &s)) DIE("session");
-  int nd;
-  int64_t dims[SEGCAM_MAX_DIMS];
-  segcam_session_input_shape(s, &nd, dims);
-  size_t n = 1;
-  for (int i = 0; i < nd; i++) n *= (size_t)dims[i];
-  float *x = malloc(n * sizeof *x);
-  for (size_t i = 0; i < n; i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
-  size_t layer;
-  if (segcam_session_find_layer(s, lq, &layer)) DIE("layer");
+  bench_setup b;
+  if (bench_open(argv[1], size, argc > 4 ? argv[4] : "bottleneck", &b)) return 1;
+  segcam_session *s = b.session;
+  const float *x = b.x;
+  size_t n = b.n, layer = b.layer;
   segcam_output out;
   segcam_session_run(s, x, n);
   segcam_session_output(s, &out);
@@ -72,8 +64,6 @@ int main(int argc, char **argv) {
          "%.1f, \"segcam_gradcam%d_ms\": %.1f, \"planned_mb\": %.1f, \"peak_rss_mb\": %.1f}\n",
          (long long)size, li.name, fwd, one, nc, four, segcam_session_memory(s) / 1048576.0,
          ru.ru_maxrss / 1024.0);
-  free(x);
-  segcam_session_free(s);
-  segcam_model_free(m);
+  bench_close(&b);
   return 0;
 }

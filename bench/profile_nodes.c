@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "bench_common.h"
 #include "graph/session.h"
 
 #define DIE(...) do { fprintf(stderr, __VA_ARGS__); fprintf(stderr, ": %s\n", segcam_last_error()); return 1; } while (0)
@@ -30,19 +31,11 @@ int main(int argc, char **argv) {
   }
   int64_t size = atoll(argv[2]);
   int reps = atoi(argv[3]);
-  segcam_model *m;
-  segcam_session *s;
-  if (segcam_model_load(argv[1], &m)) DIE("load");
-  if (segcam_session_create(m, size, size, &s)) DIE("session");
-  int nd;
-  int64_t dims[SEGCAM_MAX_DIMS];
-  segcam_session_input_shape(s, &nd, dims);
-  size_t n = 1;
-  for (int i = 0; i < nd; i++) n *= (size_t)dims[i];
-  float *x = malloc(n * sizeof *x);
-  for (size_t i = 0; i < n; i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
-  size_t layer;
-  if (segcam_session_find_layer(s, argc > 4 ? argv[4] : "bottleneck", &layer)) DIE("layer");
+  bench_setup b;
+  if (bench_open(argv[1], size, argc > 4 ? argv[4] : "bottleneck", &b)) return 1;
+  segcam_session *s = b.session;
+  const float *x = b.x;
+  size_t n = b.n, layer = b.layer;
   segcam_cam_options o;
   segcam_cam_options_init(&o);
   o.region = SEGCAM_REGION_ALL;
@@ -87,8 +80,6 @@ int main(int argc, char **argv) {
            rows[i].b);
   free(rows);
   free(types);
-  free(x);
-  segcam_session_free(s);
-  segcam_model_free(m);
+  bench_close(&b);
   return 0;
 }
