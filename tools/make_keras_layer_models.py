@@ -1625,9 +1625,9 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='keras_layers_tfjs_')
-    todo = [c for c in CASES if not args.only or c['ref'] in args.only]
+    selected = [c for c in CASES if not args.only or c['ref'] in args.only]
     results = {}
-    for c in todo:
+    for c in selected:
         m = c['build']()
         x = m.G.val[m.input.key].astype(np.float32)
         o = m.outputs[0]
